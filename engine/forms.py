@@ -1,0 +1,354 @@
+"""Declarative forms: one YAML file per user task, one generic validator (marshmallow).
+
+A form names its fields, types, labels in Arabic and English, choices, conditions and
+read-only context panels. Validation returns cleaned, JSON-friendly data or raises
+FormInvalid with error codes per field (``members.0.national_id``), which the web layer
+translates into the user's language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from engine import expressions
+from engine.catalog import CHOICE_PROVIDERS, FORM_CHECKS
+from engine.errors import ExpressionError, FormInvalid
+
+FIELD_TYPES = (
+    "text", "textarea", "integer", "number", "date", "boolean", "choice", "multichoice",
+    "national_id", "phone", "file", "group",
+)
+_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+
+
+def national_id_is_valid(value: str) -> bool:
+    """9 digits whose Luhn-style check (weights 1,2,1,2,...) sums to a multiple of ten; 0 is refused."""
+    if len(value) != 9 or not value.isdigit() or int(value) == 0:
+        return False
+    total = 0
+    for position, char in enumerate(value):
+        product = int(char) * (1 if position % 2 == 0 else 2)
+        total += product - 9 if product > 9 else product
+    return total % 10 == 0
+
+
+def normalize_national_id(value: str) -> str:
+    """Strip spaces and dashes and left-pad to nine digits, as people write IDs in many ways."""
+    digits = re.sub(r"[\s-]", "", value)
+    return digits.zfill(9) if digits.isdigit() and len(digits) < 9 else digits
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: dict[str, str]
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: str
+    label: dict[str, str]
+    required: bool = False
+    required_if: str | None = None
+    show_if: str | None = None
+    help: dict[str, str] | None = None
+    choices: tuple[Choice, ...] = ()
+    choices_from: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    min_items: int | None = None
+    prefill: str | None = None
+    fields: tuple[FieldDef, ...] = ()
+
+
+@dataclass(frozen=True)
+class FormDef:
+    key: str
+    title: dict[str, str]
+    description: dict[str, str] | None
+    context: tuple[str, ...]
+    fields: tuple[FieldDef, ...]
+    checks: tuple[str, ...] = ()
+    path: str = ""
+
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def expressions(self) -> list[tuple[str, str]]:
+        """(where, expression) for every condition and prefill, for checking at deploy."""
+        found: list[tuple[str, str]] = []
+
+        def walk(defs: tuple[FieldDef, ...], prefix: str) -> None:
+            for f in defs:
+                for attr in ("required_if", "show_if", "prefill"):
+                    value = getattr(f, attr)
+                    if value:
+                        found.append((f"{prefix}{f.name}.{attr}", value))
+                walk(f.fields, f"{prefix}{f.name}.")
+
+        walk(self.fields, "")
+        return found
+
+
+def _labels(raw: Any, where: str) -> dict[str, str]:
+    if isinstance(raw, str):
+        return {"en": raw, "ar": raw}
+    if not isinstance(raw, Mapping) or not raw.get("en") or not raw.get("ar"):
+        raise ValueError(f"{where}: needs a label in both 'en' and 'ar'")
+    return {"en": str(raw["en"]), "ar": str(raw["ar"])}
+
+
+def _field(raw: Mapping[str, Any], where: str) -> FieldDef:
+    name = raw.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"{where}: field name {name!r} must be lower_snake_case")
+    kind = raw.get("type", "text")
+    if kind not in FIELD_TYPES:
+        raise ValueError(f"{where}.{name}: unknown type {kind!r}")
+    choices = tuple(
+        Choice(str(c["value"]), _labels(c.get("label", c["value"]), f"{where}.{name}.choices"))
+        for c in raw.get("choices", ())
+    )
+    if kind in ("choice", "multichoice") and not choices and not raw.get("choices_from"):
+        raise ValueError(f"{where}.{name}: a {kind} field needs choices or choices_from")
+    sub = tuple(_field(s, f"{where}.{name}") for s in raw.get("fields", ()))
+    if kind == "group" and not sub:
+        raise ValueError(f"{where}.{name}: a group needs fields")
+    return FieldDef(
+        name=name, type=kind, label=_labels(raw.get("label", name), f"{where}.{name}"),
+        required=bool(raw.get("required", False)), required_if=raw.get("required_if"),
+        show_if=raw.get("show_if"),
+        help=_labels(raw["help"], f"{where}.{name}.help") if raw.get("help") else None,
+        choices=choices, choices_from=raw.get("choices_from"),
+        minimum=raw.get("min"), maximum=raw.get("max"), max_length=raw.get("max_length"),
+        min_items=raw.get("min_items"), prefill=raw.get("prefill"), fields=sub,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_form(path: str, _mtime_ns: int) -> FormDef:
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    key = Path(path).stem
+    return FormDef(
+        key=key,
+        title=_labels(raw.get("title", key), f"{key}.title"),
+        description=_labels(raw["description"], f"{key}.description") if raw.get("description") else None,
+        context=tuple(raw.get("context", ())),
+        fields=tuple(_field(f, key) for f in raw.get("fields", ())),
+        checks=tuple(raw.get("checks", ())),
+        path=path,
+    )
+
+
+def load_form(forms_dir: str | Path, key: str) -> FormDef:
+    """The form named ``key`` (``forms/<key>.yaml``), re-read when the file changes."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+        raise FileNotFoundError(key)
+    path = Path(forms_dir) / f"{key}.yaml"
+    return _parse_form(str(path), path.stat().st_mtime_ns)
+
+
+def check_form(form: FormDef) -> list[str]:
+    """Problems that would break this form at run time."""
+    problems = []
+    for where, expression in form.expressions():
+        try:
+            expressions.validate(expression)
+        except ExpressionError as err:
+            problems.append(f"{where}: {err}")
+
+    def walk(defs: tuple[FieldDef, ...]) -> None:
+        for f in defs:
+            if f.choices_from and f.choices_from not in CHOICE_PROVIDERS:
+                problems.append(f"{f.name}: unknown choices_from {f.choices_from!r}")
+            walk(f.fields)
+
+    walk(form.fields)
+    problems += [f"unknown check {c!r}" for c in form.checks if c not in FORM_CHECKS]
+    return problems
+
+
+class _NationalId(fields.String):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = normalize_national_id(super()._deserialize(value, attr, data, **kwargs))
+        if not national_id_is_valid(text):
+            raise ValidationError("invalid_national_id")
+        return text
+
+
+def _messages(kind: str) -> dict[str, str]:
+    return {"required": "required", "null": "required", "invalid": f"invalid_{kind}",
+            "too_large": "too_large", "validator_failed": "invalid", "type": f"invalid_{kind}"}
+
+
+def _marshmallow_field(f: FieldDef, choices: Mapping[str, list[str]]) -> fields.Field:
+    common: dict[str, Any] = {"allow_none": True, "load_default": None, "error_messages": _messages(f.type)}
+    bounds = validate.Range(min=f.minimum, max=f.maximum, error="out_of_range") \
+        if f.minimum is not None or f.maximum is not None else None
+    if f.type in ("text", "textarea"):
+        limit = f.max_length or (500 if f.type == "text" else 5000)
+        return fields.String(validate=validate.Length(max=limit, error="too_long"), **common)
+    if f.type == "integer":
+        return fields.Integer(strict=False, validate=bounds, **common)
+    if f.type == "number":
+        return fields.Float(allow_nan=False, validate=bounds, **common)
+    if f.type == "date":
+        return fields.Date(**common)
+    if f.type == "boolean":
+        return fields.Boolean(**common)
+    if f.type == "choice":
+        return fields.String(validate=validate.OneOf(choices.get(f.name, []), error="invalid_choice"), **common)
+    if f.type == "multichoice":
+        inner = fields.String(validate=validate.OneOf(choices.get(f.name, []), error="invalid_choice"))
+        return fields.List(inner, **common)
+    if f.type == "national_id":
+        return _NationalId(**common)
+    if f.type == "phone":
+        return fields.String(validate=validate.Regexp(_PHONE, error="invalid_phone"), **common)
+    if f.type == "file":
+        return fields.List(fields.Dict(), **common)
+    sub_choices = {k.split(".", 1)[1]: v for k, v in choices.items() if k.startswith(f"{f.name}.")}
+    nested = _schema(f.fields, sub_choices)
+    return fields.List(fields.Nested(nested, unknown=EXCLUDE), **common)
+
+
+def _schema(defs: tuple[FieldDef, ...], choices: Mapping[str, list[str]]) -> type[Schema]:
+    return Schema.from_dict({f.name: _marshmallow_field(f, choices) for f in defs})
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, list):
+        return [_blank_to_none(v) if not isinstance(v, dict) else v for v in value]
+    return value
+
+
+def _clean_input(defs: tuple[FieldDef, ...], raw: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in defs:
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        if f.type == "group" and isinstance(value, list):
+            value = [_clean_input(f.fields, item) if isinstance(item, Mapping) else item for item in value]
+        out[f.name] = _blank_to_none(value)
+    return out
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    flat: dict[str, list[str]] = {}
+    if isinstance(errors, Mapping):
+        for key, value in errors.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                flat[name] = list(value)
+            else:
+                flat.update(_flatten(value, f"{name}."))
+    elif isinstance(errors, list):
+        flat[prefix.rstrip(".")] = [str(e) for e in errors]
+    return flat
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _visible(f: FieldDef, values: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
+    return not f.show_if or bool(expressions.evaluate(f.show_if, {**context, **values}))
+
+
+def _is_required(f: FieldDef, values: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
+    if f.required:
+        return True
+    return bool(f.required_if) and bool(expressions.evaluate(f.required_if or "", {**context, **values}))
+
+
+def _check_required(defs: tuple[FieldDef, ...], values: dict[str, Any], context: Mapping[str, Any],
+                    prefix: str, errors: dict[str, list[str]]) -> None:
+    for f in defs:
+        if not _visible(f, values, context):
+            values.pop(f.name, None)  # a hidden field keeps no value: it was never asked
+            continue
+        value = values.get(f.name)
+        empty = value is None or value == [] or (f.type == "boolean" and value is None)
+        if empty and _is_required(f, values, context):
+            errors.setdefault(f"{prefix}{f.name}", []).append("required")
+        if f.type == "group" and isinstance(value, list):
+            if f.min_items and len(value) < f.min_items:
+                errors.setdefault(f"{prefix}{f.name}", []).append("too_few_items")
+            for index, item in enumerate(value):
+                _check_required(f.fields, item, context, f"{prefix}{f.name}.{index}.", errors)
+
+
+def validate_submission(
+    form: FormDef,
+    raw: Mapping[str, Any],
+    *,
+    choices: Mapping[str, list[str]],
+    context: Mapping[str, Any] | None = None,
+    extra_checks: Callable[[dict[str, Any]], dict[str, list[str]]] | None = None,
+) -> dict[str, Any]:
+    """Cleaned data for the form's fields, or FormInvalid with error codes per field.
+
+    ``choices`` holds the allowed values of each choice field (static and provided);
+    ``context`` is the task data conditions may read besides the submitted values.
+    """
+    if not isinstance(raw, Mapping):
+        raise FormInvalid({"_form": ["invalid_type"]})
+    schema = _schema(form.fields, choices)(unknown=EXCLUDE)
+    try:
+        loaded = schema.load(_clean_input(form.fields, raw))
+    except ValidationError as err:
+        raise FormInvalid(_flatten(err.messages)) from None
+    values = _jsonable(loaded)
+    errors: dict[str, list[str]] = {}
+    _check_required(form.fields, values, context or {}, "", errors)
+    if errors:
+        raise FormInvalid(errors)
+    if extra_checks:
+        errors = extra_checks(values)
+        if errors:
+            raise FormInvalid(errors)
+    return values
+
+
+def static_choices(form: FormDef) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+
+    def walk(defs: tuple[FieldDef, ...], prefix: str) -> None:
+        for f in defs:
+            if f.choices:
+                found[f"{prefix}{f.name}"] = [c.value for c in f.choices]
+            walk(f.fields, f"{prefix}{f.name}.")
+
+    walk(form.fields, "")
+    return found
+
+
+def field_error_messages() -> tuple[str, ...]:
+    """Every error code the validator can produce, for the web layer's translations."""
+    return ("required", "invalid_integer", "invalid_number", "invalid_date", "invalid_boolean",
+            "invalid_choice", "invalid_multichoice", "invalid_national_id", "invalid_phone",
+            "invalid_text", "invalid_textarea", "invalid_group", "invalid_file", "too_long",
+            "too_large", "out_of_range", "too_few_items", "invalid", "invalid_type")
+
