@@ -24,6 +24,7 @@ class OperationContext:
     actor_id: int | None
     now: dt.datetime
     data: dict[str, Any] = field(default_factory=dict)
+    rules_dir: str | None = None
 
 
 Operation = Callable[..., Any]

@@ -30,7 +30,9 @@ class NotFoundForActor(EngineError):
 
 
 class TaskAlreadyCompleted(EngineError):
-    def __init__(self, *, by: str | None, at: dt.datetime | None) -> None:
+    """``by`` is the completing user's id as the engine knows it; the domain may replace it by a name."""
+
+    def __init__(self, *, by: int | str | None, at: dt.datetime | None) -> None:
         super().__init__(f"task already completed by {by} at {at}")
         self.by = by
         self.at = at
@@ -41,7 +43,7 @@ class StaleState(EngineError):
 
 
 class TaskNotClaimable(EngineError):
-    def __init__(self, *, by: str | None) -> None:
+    def __init__(self, *, by: int | str | None) -> None:
         super().__init__(f"task is claimed by {by}")
         self.by = by
 

@@ -12,7 +12,7 @@ import ast
 import datetime as dt
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.errors import ExpressionError
@@ -44,7 +44,11 @@ def _count(items: Any, field: str | None = None, value: Any = True) -> int:
         return 0
     if field is None:
         return len(items)
-    return sum(1 for item in items if isinstance(item, Mapping) and item.get(field) == value)
+    found = 0
+    for item in items:  # the exact-dict test first: an ABC isinstance check is slow in bulk scoring
+        if (type(item) is dict or isinstance(item, Mapping)) and item.get(field) == value:
+            found += 1
+    return found
 
 
 def _pluck(items: Any, field: str) -> list[Any]:
@@ -55,6 +59,39 @@ def _get(record: Any, key: str, default: Any = None) -> Any:
     if isinstance(record, Mapping):
         return record.get(key, default)
     return default
+
+
+def _power(base: Any, exponent: Any) -> float:
+    """``base ** exponent`` for a small exponent, e.g. an equivalence scale's economies of scale (0.89)."""
+    base, exponent = float(base), float(exponent)
+    if abs(exponent) > 10:
+        raise ValueError("power() allows only exponents between -10 and 10")
+    if base < 0 and not exponent.is_integer():
+        raise ValueError("power() of a negative number needs a whole exponent")
+    return base**exponent
+
+
+def _count_where(items: Any, condition: str) -> int:
+    """Items (sub-records) for which ``condition`` holds, with each item's fields as the names it reads.
+
+    The condition is a literal string checked like any expression when the outer one is compiled,
+    e.g. ``count_where(members, "age >= 6 and age <= 17 and schooling == 'dropped_out'")``.
+    """
+    if not items:
+        return 0
+    code = _fast_code(condition)
+    found = 0
+    try:
+        for item in items:
+            if (type(item) is dict or isinstance(item, Mapping)) and eval(  # noqa: S307 - checked
+                code, _FAST_GLOBALS, item
+            ):
+                found += 1
+    except ExpressionError:
+        raise
+    except Exception as err:
+        raise _data_problem(condition, err) from err
+    return found
 
 
 #: The only functions an expression may call. Keep them pure and total.
@@ -79,7 +116,13 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "count": _count,
     "pluck": _pluck,
     "get": _get,
+    "power": _power,
+    "count_where": _count_where,
 }
+
+#: Functions whose second argument is a condition evaluated per item; it must be a literal string,
+#: so it is checked when the outer expression is compiled, never first seen at run time.
+_ITEM_CONDITION_FUNCTIONS = frozenset({"count_where"})
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Expression,
@@ -110,6 +153,8 @@ def _check(tree: ast.AST, expression: str) -> None:
                 keyword.arg is None for keyword in node.keywords
             ):
                 raise ExpressionError(expression, "argument unpacking is not allowed")
+            if node.func.id in _ITEM_CONDITION_FUNCTIONS:
+                _check_item_condition(node, expression)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("__"):
             raise ExpressionError(expression, "dunder strings are not allowed")
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
@@ -117,6 +162,19 @@ def _check(tree: ast.AST, expression: str) -> None:
             if not (isinstance(node.right, ast.Constant) and isinstance(node.right.value, int | float)
                     and abs(node.right.value) <= 10):
                 raise ExpressionError(expression, "only small constant exponents are allowed")
+
+
+def _check_item_condition(node: ast.Call, expression: str) -> None:
+    name = node.func.id  # type: ignore[attr-defined]
+    if len(node.args) != 2 or node.keywords:
+        raise ExpressionError(expression, f"{name}() takes a list and a condition")
+    condition = node.args[1]
+    if not (isinstance(condition, ast.Constant) and isinstance(condition.value, str)):
+        raise ExpressionError(expression, f"the condition of {name}() must be a literal string")
+    try:
+        compile_expression(condition.value)
+    except ExpressionError as err:
+        raise ExpressionError(expression, f"condition of {name}(): {err.reason}") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -173,3 +231,110 @@ def evaluate(expression: str, data: Mapping[str, Any], extra: Mapping[str, Any] 
 def validate(expression: str) -> None:
     """Raise ExpressionError if the expression would be refused."""
     compile_expression(expression)
+
+
+def item_conditions(expression: str) -> list[str]:
+    """The literal per-item conditions an expression passes to count_where() and the like."""
+    tree = ast.parse(expression.strip(), mode="eval")
+    return [
+        node.args[1].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        and node.func.id in _ITEM_CONDITION_FUNCTIONS and len(node.args) == 2
+        and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+    ]
+
+
+# The fast path. Function names are renamed to names no expression may write (leading "_"), so data
+# can never shadow a function, and the functions live in the globals: the caller's mapping is used
+# as it is, with no per-call copy. A name found nowhere falls through to this "builtins" mapping,
+# which answers None (the same rule as _Namespace) and holds nothing else.
+_FAST_PREFIX = "__fn_"
+
+
+class _NoneForMissing(dict):
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+_FAST_GLOBALS: dict[str, Any] = {"__builtins__": _NoneForMissing()}
+
+
+def _fast_tree(expression: str) -> ast.Expression:
+    compile_expression(expression)  # the allow-list check, on the text as written
+    tree = ast.parse(expression.strip(), mode="eval")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in FUNCTIONS:
+            node.id = _FAST_PREFIX + node.id
+    for name, function in FUNCTIONS.items():  # functions registered after import are seen too
+        _FAST_GLOBALS[_FAST_PREFIX + name] = function
+    return tree
+
+
+@functools.lru_cache(maxsize=4096)
+def _fast_code(expression: str) -> Any:
+    return compile(_fast_tree(expression), "<expression>", "eval")
+
+
+def _data_problem(expression: str, err: Exception) -> ExpressionError:
+    """A data problem while evaluating, e.g. None < 3, reported with the expression."""
+    return ExpressionError(expression, f"{type(err).__name__}: {err}")
+
+
+@functools.lru_cache(maxsize=4096)
+def evaluator(expression: str) -> Callable[[Mapping[str, Any]], Any]:
+    """Check and compile once; the result evaluates against a mapping (missing names read as None).
+
+    For bulk work such as scoring a registry: the caller builds one namespace and evaluates many
+    compiled expressions against it. Functions win over data, as in evaluate().
+    """
+    code = _fast_code(expression)
+
+    def run(namespace: Mapping[str, Any]) -> Any:
+        try:
+            return eval(code, _FAST_GLOBALS, namespace)  # noqa: S307 - checked against the allow-list
+        except ExpressionError:
+            raise
+        except Exception as err:
+            raise _data_problem(expression, err) from err
+
+    return run
+
+
+def assigner(assignments: Sequence[tuple[str, str]]) -> Callable[[dict[str, Any]], None]:
+    """Check and compile ``name = expression`` steps into one block that sets each name in a dict, in order.
+
+    One call runs every step (each may read the names set before it), which is much cheaper than
+    one evaluation per expression when a registry is scored. Raises ExpressionError for a refused
+    expression or target name; at run time, for a data problem, naming the failing expression.
+    """
+    statements: list[ast.stmt] = []
+    texts: list[str] = []
+    for number, (target, expression) in enumerate(assignments, start=1):
+        if not target.isidentifier() or target.startswith("__") or target in FUNCTIONS:
+            raise ExpressionError(expression, f"cannot assign to {target!r}")
+        value = _fast_tree(expression).body
+        statement = ast.Assign(targets=[ast.Name(id=target, ctx=ast.Store())], value=value)
+        for node in ast.walk(statement):  # line numbers tell which step failed
+            node.lineno = node.end_lineno = number  # type: ignore[attr-defined]
+            node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
+        statements.append(statement)
+        texts.append(expression)
+    code = compile(ast.Module(body=statements, type_ignores=[]), "<assignments>", "exec")
+
+    def run(namespace: dict[str, Any]) -> None:
+        try:
+            exec(code, _FAST_GLOBALS, namespace)  # noqa: S102 - every step checked against the allow-list
+        except ExpressionError:
+            raise
+        except Exception as err:
+            line = None
+            trace = err.__traceback__
+            while trace is not None:
+                if trace.tb_frame.f_code is code:
+                    line = trace.tb_lineno
+                trace = trace.tb_next
+            expression = texts[line - 1] if line and 0 < line <= len(texts) else "; ".join(texts)
+            raise _data_problem(expression, err) from err
+
+    return run

@@ -69,7 +69,18 @@ class FieldDef:
     max_length: int | None = None
     min_items: int | None = None
     prefill: str | None = None
+    fresh: bool = False
     fields: tuple[FieldDef, ...] = ()
+
+    def initial_value(self, data: Mapping[str, Any]) -> Any:
+        """The value a form shows before the user types: a prefill expression, else the task data.
+
+        ``fresh`` fields (decisions, visit notes) start empty on every pass of a loop, so a
+        supervisor never sees last pass's "request documents" pre-selected.
+        """
+        if self.prefill:
+            return expressions.evaluate(self.prefill, data)
+        return None if self.fresh else data.get(self.name)
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,8 @@ def _field(raw: Mapping[str, Any], where: str) -> FieldDef:
         help=_labels(raw["help"], f"{where}.{name}.help") if raw.get("help") else None,
         choices=choices, choices_from=raw.get("choices_from"),
         minimum=raw.get("min"), maximum=raw.get("max"), max_length=raw.get("max_length"),
-        min_items=raw.get("min_items"), prefill=raw.get("prefill"), fields=sub,
+        min_items=raw.get("min_items"), prefill=raw.get("prefill"), fresh=bool(raw.get("fresh", False)),
+        fields=sub,
     )
 
 

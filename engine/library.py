@@ -128,6 +128,8 @@ def check_process_spec(library: Library, spec: Any, where: str) -> list[str]:
             problems.append(f"{label}: unreachable from the start event")
         if isinstance(task_spec, ScriptTask):
             problems.append(f"{label}: script tasks are not allowed (use a service task or DMN)")
+        if getattr(task_spec, "prescript", None) or getattr(task_spec, "postscript", None):
+            problems.append(f"{label}: pre- and post-scripts are not allowed (use a service task or DMN)")
         if getattr(task_spec, "manual", False):
             props = user_task_properties(task_spec)
             lane = getattr(task_spec, "lane", None)
@@ -156,7 +158,8 @@ def check_process_spec(library: Library, spec: Any, where: str) -> list[str]:
                 _check_expression(problems, f"{label} {prop}", props.get(prop))
         if isinstance(task_spec, ExclusiveGateway | InclusiveGateway):
             for condition, _target in task_spec.cond_task_specs:
-                _check_expression(problems, f"{label} condition", condition)
+                text = condition.args[0] if condition is not None and hasattr(condition, "args") else condition
+                _check_expression(problems, f"{label} condition", text)
         if isinstance(task_spec, ServiceTask):
             if task_spec.operation_name not in OPERATIONS:
                 problems.append(f"{label}: unknown service operation {task_spec.operation_name!r}")

@@ -49,7 +49,7 @@ class ProcessInstance(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
 
-    process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
+    process_version: Mapped[ProcessVersion] = relationship(lazy="joined", innerjoin=True)
 
     # SQLAlchemy checks and bumps this on every UPDATE: a stale writer gets StaleDataError.
     __mapper_args__ = {"version_id_col": lock_version}
@@ -96,8 +96,10 @@ class TaskRecord(Base):
     def is_overdue(self, now: dt.datetime) -> bool:
         return self.is_ready and self.due_at is not None and self.due_at < now
 
-    def can_act(self, *, actor_id: int, role: str, scope: str | None) -> bool:
-        """Whether a user of this role and directorate may see and work on the task."""
-        if self.lane != role or self.scope != scope:
-            return False
+    def visible_to(self, *, role: str, scope: str | None) -> bool:
+        """Tasks go to the users of the lane's role in the case's directorate."""
+        return self.lane == role and self.scope == scope
+
+    def is_free_for(self, actor_id: int) -> bool:
+        """Unclaimed, or claimed by (or assigned to) this user."""
         return self.assignee_id is None or self.assignee_id == actor_id

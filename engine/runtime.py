@@ -46,9 +46,11 @@ class Advance:
     data: dict[str, Any]
 
 
-def _engine(session: Session, instance: ProcessInstance, actor_id: int | None, now: dt.datetime) -> SafeScriptEngine:
+def _engine(session: Session, instance: ProcessInstance, actor_id: int | None, now: dt.datetime,
+            library: Library | None = None) -> SafeScriptEngine:
     context = OperationContext(session=session, business_key=instance.business_key, scope=instance.scope,
-                               actor_id=actor_id, now=now)
+                               actor_id=actor_id, now=now,
+                               rules_dir=str(library.rules_dir) if library is not None else None)
     return SafeScriptEngine(context)
 
 
@@ -63,6 +65,7 @@ def _workflow(instance: ProcessInstance, script_engine: SafeScriptEngine) -> Bpm
 def start_instance(
     session: Session,
     *,
+    library: Library,
     version: ProcessVersion,
     business_key: str,
     scope: str,
@@ -76,7 +79,7 @@ def start_instance(
     session.add(instance)
     session.flush()
     spec, subs = load_spec(version.content_hash, version.spec_json)
-    workflow = BpmnWorkflow(spec, subs, script_engine=_engine(session, instance, actor_id, now))
+    workflow = BpmnWorkflow(spec, subs, script_engine=_engine(session, instance, actor_id, now, library))
     workflow.task_tree.data.update(data)
     workflow.do_engine_steps()
     return _persist(session, instance, workflow, now, completed=None)
@@ -93,7 +96,7 @@ def _guarded(session: Session, task_id: str) -> Iterator[tuple[TaskRecord, Proce
         raise NotFoundForActor(task_id)
     instance = session.scalars(
         select(ProcessInstance).where(ProcessInstance.id == record.instance_id)
-        .with_for_update().execution_options(populate_existing=True)
+        .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
     ).one()
     session.refresh(record)
     try:
@@ -150,10 +153,12 @@ def complete_task(
         if not may_act(record):
             raise NotFoundForActor(task_id)
         if record.state != TaskState.READY.value:
-            raise TaskAlreadyCompleted(by=_describe(record.completed_by_id), at=record.completed_at)
+            raise TaskAlreadyCompleted(by=record.completed_by_id, at=record.completed_at)
+        if not record.is_free_for(actor_id):
+            raise TaskNotClaimable(by=record.assignee_id)
         if expected_version is not None and expected_version != instance.lock_version:
             raise StaleState(task_id)
-        workflow = _workflow(instance, _engine(session, instance, actor_id, now))
+        workflow = _workflow(instance, _engine(session, instance, actor_id, now, library))
         task = workflow.tasks.get(UUID(task_id))
         if task is None or task.state != SpiffState.READY:
             raise StaleState(task_id)
@@ -167,10 +172,6 @@ def complete_task(
         record.assignee_id = record.assignee_id or actor_id
         record.data = cleaned
         return _persist(session, instance, workflow, now, completed=record)
-
-
-def _describe(user_id: int | None) -> str | None:
-    return None if user_id is None else str(user_id)
 
 
 def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
@@ -193,14 +194,12 @@ def instance_data(session: Session, instance: ProcessInstance) -> dict[str, Any]
 
 def claim_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct, now: dt.datetime) -> TaskRecord:
     with _guarded(session, task_id) as (record, _instance):
-        if not may_act(record) and record.assignee_id not in (None, actor_id):
-            raise NotFoundForActor(task_id)
-        if record.state != TaskState.READY.value:
-            raise TaskAlreadyCompleted(by=_describe(record.completed_by_id), at=record.completed_at)
-        if record.assignee_id not in (None, actor_id):
-            raise TaskNotClaimable(by=_describe(record.assignee_id))
         if not may_act(record):
             raise NotFoundForActor(task_id)
+        if record.state != TaskState.READY.value:
+            raise TaskAlreadyCompleted(by=record.completed_by_id, at=record.completed_at)
+        if not record.is_free_for(actor_id):
+            raise TaskNotClaimable(by=record.assignee_id)
         record.assignee_id = actor_id
         record.claimed_at = now
         return record
@@ -211,9 +210,9 @@ def release_task(session: Session, *, task_id: str, actor_id: int, may_act: MayA
         if not may_act(record):
             raise NotFoundForActor(task_id)
         if record.state != TaskState.READY.value:
-            raise TaskAlreadyCompleted(by=_describe(record.completed_by_id), at=record.completed_at)
+            raise TaskAlreadyCompleted(by=record.completed_by_id, at=record.completed_at)
         if record.assignee_id != actor_id:
-            raise TaskNotClaimable(by=_describe(record.assignee_id))
+            raise TaskNotClaimable(by=record.assignee_id)
         record.assignee_id = None
         record.claimed_at = None
         return record

@@ -1,0 +1,89 @@
+"""The web layer: blueprints, templates, translations and the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import Babel, format_datetime
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect, generate_csrf
+
+from webui.db import db_session, init_db, now
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+
+def current_language() -> str:
+    lang = session.get("lang") if request else None
+    if lang in ("ar", "en"):
+        return str(lang)
+    header = request.accept_languages.best_match(["ar", "en"]) if request and request.path.startswith("/api/") else None
+    return header or "ar"
+
+
+def _compile_translations(app: Flask) -> None:
+    """Compile .po catalogues to .mo when they changed, so a fresh clone needs no extra step."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(app.root_path) / "webui" / "translations"
+    for po_path in root.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with open(po_path, "rb") as handle:
+            catalog = read_po(handle)
+        with open(mo_path, "wb") as handle:
+            write_mo(handle, catalog)
+
+
+def init_app(app: Flask) -> None:
+    from registry.models import User
+    from webui import api, auth, cases, inbox, processes, tasks
+    from webui.errors import register_error_handlers
+    from webui.rendering import register_template_helpers
+
+    init_db(app)
+    _compile_translations(app)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(app.root_path) / "webui" / "translations"))
+    babel.init_app(app, locale_selector=current_language)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> User | None:
+        user = db_session().get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, cases.bp, processes.bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        lang = current_language()
+        return {"lang": lang, "dir": "rtl" if lang == "ar" else "ltr", "csrf_token": generate_csrf,
+                "now": now(), "user": current_user}
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+        return response
+
+    @app.template_filter("when")
+    def _when(value: dt.datetime | None) -> str:
+        return format_datetime(value, "yyyy-MM-dd HH:mm") if value else "—"

@@ -1,0 +1,239 @@
+"""The domain: directorates, staff, households and people, cases, scores, documents, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import Base, utcnow
+
+
+class Role(enum.StrEnum):
+    RECEPTION = "reception"
+    SUPERVISOR = "supervisor"
+    CASE_MANAGER = "case_manager"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+#: Roles that work cases inside a directorate; lanes in process files name these.
+CASE_ROLES = frozenset({Role.RECEPTION.value, Role.SUPERVISOR.value, Role.CASE_MANAGER.value})
+
+
+class Directorate(Base):
+    __tablename__ = "directorates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name_en: Mapped[str] = mapped_column(String(120))
+    name_ar: Mapped[str] = mapped_column(String(120))
+    governorate_code: Mapped[str] = mapped_column(String(8))
+
+    def name(self, lang: str) -> str:
+        return self.name_ar if lang == "ar" else self.name_en
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(150))
+    role: Mapped[str] = mapped_column(String(32))
+    directorate_id: Mapped[int | None] = mapped_column(ForeignKey("directorates.id"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+
+    directorate: Mapped[Directorate | None] = relationship(lazy="joined")
+
+    @property
+    def scope(self) -> str | None:
+        """The directorate code that scopes every case and task this user may see."""
+        return self.directorate.code if self.directorate else None
+
+    # flask-login reads these; kept here so the web layer needs no wrapper class.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Household(Base):
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    directorate_id: Mapped[int] = mapped_column(ForeignKey("directorates.id"), index=True)
+    governorate_code: Mapped[str] = mapped_column(String(8))
+    locality: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(String(250))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    reasons_details: Mapped[str | None] = mapped_column(Text)
+    living_conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    consent_data_exchange: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[Person]] = relationship(
+        back_populates="household", order_by="Person.position", lazy="selectin",
+        primaryjoin="and_(Household.id == Person.household_id, Person.active)", viewonly=True,
+    )
+
+    @property
+    def head(self) -> Person | None:
+        return next((p for p in self.members if p.relation == "head"), self.members[0] if self.members else None)
+
+
+class Person(Base):
+    __tablename__ = "persons"
+    __table_args__ = (
+        # One person belongs to one active household at a time.
+        Index("uq_persons_active_national_id", "national_id", unique=True,
+              sqlite_where=text("active = 1"), postgresql_where=text("active")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    national_id: Mapped[str] = mapped_column(String(9), index=True)
+    name_ar: Mapped[str] = mapped_column(String(150))
+    name_latin: Mapped[str | None] = mapped_column(String(150))
+    name_search: Mapped[str] = mapped_column(String(300), index=True)
+    relation: Mapped[str] = mapped_column(String(20))
+    sex: Mapped[str] = mapped_column(String(8))
+    birth_date: Mapped[dt.date | None]
+    marital_status: Mapped[str | None] = mapped_column(String(20))
+    disability: Mapped[bool] = mapped_column(Boolean, default=False)
+    chronic_illness: Mapped[bool] = mapped_column(Boolean, default=False)
+    health_insurance: Mapped[bool] = mapped_column(Boolean, default=False)
+    schooling: Mapped[str | None] = mapped_column(String(20))
+    work: Mapped[str | None] = mapped_column(String(30))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    household: Mapped[Household] = relationship(back_populates="members")
+
+
+class CaseStatus(enum.StrEnum):
+    OPEN = "open"
+    REJECTED = "rejected"
+    CLOSED = "closed"
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_directorate_status", "directorate_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    directorate_id: Mapped[int] = mapped_column(ForeignKey("directorates.id"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    applicant_national_id: Mapped[str | None] = mapped_column(String(9), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="reception")
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN.value)
+    stage: Mapped[str] = mapped_column(String(32), default="registration")
+    case_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    plan_end_date: Mapped[dt.date | None]
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    prefill: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+    directorate: Mapped[Directorate] = relationship(lazy="joined")
+    household: Mapped[Household | None] = relationship()
+    case_manager: Mapped[User | None] = relationship(foreign_keys=[case_manager_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == CaseStatus.OPEN.value
+
+
+class EligibilityScore(Base):
+    """One scoring of a household; never overwritten, so a rule change keeps the history."""
+
+    __tablename__ = "eligibility_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    directorate_id: Mapped[int] = mapped_column(ForeignKey("directorates.id"), index=True)
+    rule_version: Mapped[str] = mapped_column(String(80))
+    inputs: Mapped[dict[str, Any]]
+    indicators: Mapped[list[Any]]
+    score: Mapped[float]
+    score_exact: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(20), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes]
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DocumentRequest(Base):
+    __tablename__ = "document_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    missing: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what, when, with before/after; written in the same transaction, never changed."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")

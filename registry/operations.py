@@ -1,0 +1,263 @@
+"""The operations diagrams may call, the choice providers and checks forms may name.
+
+Registered into the engine's catalog by name at start-up (``register_all``); each receives the
+open transaction through its context and only flushes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.catalog import OperationContext, register_choice_provider, register_form_check, register_operation
+from registry import eligibility
+from registry.audit import record_event
+from registry.models import (
+    Case,
+    CaseStatus,
+    Directorate,
+    DocumentRequest,
+    EligibilityScore,
+    Household,
+    Person,
+    Role,
+    User,
+)
+from registry.names import search_key
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MAX_EXTENSION_WEEKS = 12
+# Registration values kept in their own columns or tables, or that belong to the case, not the home.
+_NOT_LIVING_CONDITIONS = frozenset({
+    "members", "governorate", "locality", "address", "phone", "reasons", "reasons_details",
+    "consent_data_exchange", "head_national_id", "notes", "case_id", "case_reference", "directorate",
+    "initiator", "channel", "prefill_provenance", "prefill_unavailable", "corrections",
+})
+
+
+def _case(context: OperationContext) -> Case:
+    case = context.session.get(Case, int(context.business_key))
+    if case is None:
+        raise LookupError(f"case {context.business_key} not found")
+    return case
+
+
+def _date_or_none(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)[:10]) if value else None
+
+
+def save_household(context: OperationContext) -> dict[str, Any]:
+    """Write the registered household and its members into the registry (creating or updating)."""
+    session, data, case = context.session, context.data, _case(context)
+    household = session.get(Household, case.household_id) if case.household_id else None
+    if household is None:
+        household = Household(directorate_id=case.directorate_id, governorate_code=data["governorate"],
+                              locality=data["locality"], created_at=context.now)
+        session.add(household)
+    household.governorate_code = data["governorate"]
+    household.locality = data["locality"]
+    household.address = data.get("address")
+    household.phone = data.get("phone")
+    household.reasons = list(data.get("reasons") or [])
+    household.reasons_details = data.get("reasons_details")
+    household.living_conditions = {k: v for k, v in data.items() if k not in _NOT_LIVING_CONDITIONS}
+    household.consent_data_exchange = bool(data.get("consent_data_exchange"))
+    household.consent_at = context.now if household.consent_data_exchange else None
+    household.updated_at = context.now
+    session.flush()
+    for old in session.scalars(select(Person).where(Person.household_id == household.id, Person.active)):
+        old.active = False
+    session.flush()
+    for position, member in enumerate(data.get("members") or []):
+        session.add(Person(
+            household_id=household.id, position=position, national_id=member["national_id"],
+            name_ar=member["name_ar"], name_latin=member.get("name_latin"),
+            name_search=search_key(f"{member['name_ar']} {member.get('name_latin') or ''}"),
+            relation=member["relation"], sex=member["sex"], birth_date=_date_or_none(member.get("birth_date")),
+            marital_status=member.get("marital_status"), disability=bool(member.get("disability")),
+            chronic_illness=bool(member.get("chronic_illness")),
+            health_insurance=bool(member.get("health_insurance")),
+            schooling=member.get("schooling"), work=member.get("work"), active=True,
+        ))
+    case.household_id = household.id
+    case.applicant_national_id = data.get("head_national_id")
+    session.flush()
+    session.expire(household, ["members"])
+    record_event(session, actor_id=context.actor_id, case_id=case.id, action="household_recorded", at=context.now,
+                 details={"household_id": household.id, "members": len(data.get("members") or [])})
+    return {"household_id": household.id}
+
+
+def score_eligibility(context: OperationContext) -> dict[str, Any]:
+    """Score multidimensional poverty with the rule files and keep the scoring (never overwritten)."""
+    case = _case(context)
+    assert case.household_id is not None, "the household must be recorded before it is scored"
+    scoring = store_score(context.session, household_id=case.household_id, case_id=case.id,
+                          directorate_id=case.directorate_id, data=context.data,
+                          rules_dir=context.rules_dir, actor_id=context.actor_id, now=context.now)
+    record_event(context.session, actor_id=context.actor_id, case_id=case.id, action="eligibility_scored",
+                 at=context.now, details={"score": scoring.score, "category": scoring.category,
+                                          "rule_version": scoring.rule_version})
+    return {"score": scoring.score, "category": scoring.category, "rule_version": scoring.rule_version,
+            "deprived": [i["key"] for i in scoring.indicators if i["deprived"]]}
+
+
+def store_score(session: Session, *, household_id: int, case_id: int | None, directorate_id: int,
+                data: dict[str, Any], rules_dir: str | None, actor_id: int | None,
+                now: dt.datetime) -> eligibility.Scoring:
+    measure = eligibility.load_measure(rules_dir or DATA_DIR.parent / "rules")
+    scoring = eligibility.score_household(measure, data, as_of=now.date())
+    session.add(EligibilityScore(
+        household_id=household_id, case_id=case_id, directorate_id=directorate_id,
+        rule_version=scoring.rule_version, inputs=scoring.inputs, indicators=scoring.indicators,
+        score=scoring.score, score_exact=scoring.score_exact, category=scoring.category,
+        details=scoring.to_dict(), created_at=now, created_by_id=actor_id,
+    ))
+    session.flush()
+    return scoring
+
+
+def request_documents(context: OperationContext, missing: Any = None, note: Any = None) -> dict[str, Any]:
+    case = _case(context)
+    request = DocumentRequest(case_id=case.id, missing=list(missing or []), note=note,
+                              requested_by_id=context.actor_id, requested_at=context.now)
+    context.session.add(request)
+    context.session.flush()
+    record_event(context.session, actor_id=context.actor_id, case_id=case.id, action="documents_requested",
+                 at=context.now, details={"missing": request.missing, "note": note})
+    return {"request_id": request.id, "missing": request.missing}
+
+
+def assign_case_manager(context: OperationContext, preferred: Any = None) -> int:
+    """The supervisor's choice if it is a case manager of this directorate, else the least loaded one."""
+    session, case = context.session, _case(context)
+    managers = list(session.scalars(select(User).where(
+        User.role == Role.CASE_MANAGER.value, User.directorate_id == case.directorate_id, User.active)))
+    if not managers:
+        raise LookupError("no active case manager in this directorate")
+    chosen = next((m for m in managers if preferred not in (None, "") and str(m.id) == str(preferred)), None)
+    if chosen is None:
+        loads = dict(session.execute(
+            select(Case.case_manager_id, func.count(Case.id))
+            .where(Case.status == CaseStatus.OPEN.value, Case.case_manager_id.in_([m.id for m in managers]))
+            .group_by(Case.case_manager_id)).tuples().all())
+        chosen = min(managers, key=lambda m: (loads.get(m.id, 0), m.id))
+    case.case_manager_id = chosen.id
+    record_event(session, actor_id=context.actor_id, case_id=case.id, action="case_manager_assigned",
+                 at=context.now, details={"case_manager_id": chosen.id, "case_manager": chosen.full_name,
+                                          "chosen_by_supervisor": str(chosen.id) == str(preferred)})
+    return chosen.id
+
+
+def extend_plan(context: OperationContext, weeks: Any = None, current_end: Any = None, reason: Any = None) -> str:
+    """Push the plan's end a short period (at most 12 weeks) past the later of its end and today."""
+    case = _case(context)
+    span = max(1, min(int(weeks or 0), MAX_EXTENSION_WEEKS))
+    start = max(_date_or_none(current_end) or context.now.date(), context.now.date())
+    new_end = start + dt.timedelta(weeks=span)
+    before = case.plan_end_date.isoformat() if case.plan_end_date else None
+    case.plan_end_date = new_end
+    record_event(context.session, actor_id=context.actor_id, case_id=case.id, action="plan_extended",
+                 at=context.now, details={"before": before, "after": new_end.isoformat(), "weeks": span,
+                                          "reason": reason})
+    return new_end.isoformat()
+
+
+def close_case(context: OperationContext, outcome: Any = None, reason: Any = None) -> dict[str, Any]:
+    case = _case(context)
+    status = CaseStatus.REJECTED if outcome == "rejected" else CaseStatus.CLOSED
+    before = case.status
+    case.status = status.value
+    case.stage = "closed"
+    case.closed_at = context.now
+    case.outcome_reason = reason
+    record_event(context.session, actor_id=context.actor_id, case_id=case.id, action=f"case_{status.value}",
+                 at=context.now, details={"before": before, "after": status.value, "reason": reason})
+    return {"status": status.value, "closed_at": context.now.isoformat()}
+
+
+# --- choices and checks forms may name --------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def governorates() -> list[tuple[str, dict[str, str]]]:
+    with open(DATA_DIR / "governorates.csv", encoding="utf-8") as handle:
+        return [(r["code"], {"en": r["name_en"], "ar": r["name_ar"]}) for r in csv.DictReader(handle)]
+
+
+def _governorate_choices(session: Session, scope: str) -> list[tuple[str, dict[str, str]]]:
+    return governorates()
+
+
+def _case_manager_choices(session: Session, scope: str) -> list[tuple[str, dict[str, str]]]:
+    users = session.scalars(select(User).join(Directorate, Directorate.id == User.directorate_id).where(
+        User.role == Role.CASE_MANAGER.value, Directorate.code == scope, User.active).order_by(User.full_name))
+    return [(str(u.id), {"en": u.full_name, "ar": u.full_name}) for u in users]
+
+
+def check_household_composition(session: Session, values: dict[str, Any],
+                                context: OperationContext) -> dict[str, list[str]]:
+    """Exactly one head, no person twice, and the applicant is one of the members."""
+    errors: dict[str, list[str]] = {}
+    members = values.get("members") or []
+    heads = [i for i, m in enumerate(members) if m.get("relation") == "head"]
+    if len(heads) != 1:
+        errors["members"] = ["one_head_required"]
+    seen: dict[str, int] = {}
+    for index, member in enumerate(members):
+        nid = member.get("national_id")
+        if nid in seen:
+            errors.setdefault(f"members.{index}.national_id", []).append("duplicate_in_household")
+        seen.setdefault(nid, index)
+    if values.get("head_national_id") and values["head_national_id"] not in seen:
+        errors.setdefault("head_national_id", []).append("applicant_not_member")
+    return errors
+
+
+def check_no_duplicate_registration(session: Session, values: dict[str, Any],
+                                    context: OperationContext) -> dict[str, list[str]]:
+    """Refuse a silent duplicate: a person already in another active household, or a second open case."""
+    errors: dict[str, list[str]] = {}
+    case = session.get(Case, int(context.business_key))
+    own_household = case.household_id if case else None
+    for index, member in enumerate(values.get("members") or []):
+        other = session.scalar(select(Person).where(Person.national_id == member.get("national_id"), Person.active))
+        if other is not None and other.household_id != own_household:
+            errors.setdefault(f"members.{index}.national_id", []).append(
+                "already_registered:" + _where_registered(session, other.household_id, context.scope))
+    applicant = values.get("head_national_id")
+    if applicant:
+        open_case = session.scalar(select(Case).where(
+            Case.applicant_national_id == applicant, Case.status == CaseStatus.OPEN.value,
+            Case.id != int(context.business_key), Case.household_id.is_not(None)))
+        if open_case is not None:
+            where = open_case.reference if open_case.directorate.code == context.scope else "another directorate"
+            errors.setdefault("head_national_id", []).append(f"open_case_exists:{where}")
+    return errors
+
+
+def _where_registered(session: Session, household_id: int, scope: str) -> str:
+    """The other household's open case reference when staff may see it, else only that it exists."""
+    case = session.scalar(select(Case).where(Case.household_id == household_id).order_by(Case.id.desc()))
+    if case is not None and case.directorate.code == scope:
+        return case.reference
+    return "another directorate"
+
+
+def register_all() -> None:
+    """Make every name above available to process and form files."""
+    register_operation("save_household", save_household)
+    register_operation("score_eligibility", score_eligibility)
+    register_operation("request_documents", request_documents)
+    register_operation("assign_case_manager", assign_case_manager)
+    register_operation("extend_plan", extend_plan)
+    register_operation("close_case", close_case)
+    register_choice_provider("governorates", _governorate_choices)
+    register_choice_provider("case_managers", _case_manager_choices)
+    register_form_check("household_composition", check_household_composition)
+    register_form_check("no_duplicate_registration", check_no_duplicate_registration)

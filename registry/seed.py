@@ -1,0 +1,147 @@
+"""Reference data and demo data: directorates, staff of every role, households at different stages.
+
+Demo cases are moved through the real process with the real services, so what the demo shows
+is exactly what staff would have produced.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.db import utcnow
+from engine.library import Library
+from registry import cases
+from registry.auth import DEMO_PASSWORD, hash_password
+from registry.models import Case, Directorate, Role, User
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+DEMO_USERS = [
+    ("reception1", "Lina Haddad — لينا حداد", Role.RECEPTION, "RBH"),
+    ("supervisor1", "Omar Khalil — عمر خليل", Role.SUPERVISOR, "RBH"),
+    ("casemanager1", "Rania Saleh — رانيا صالح", Role.CASE_MANAGER, "RBH"),
+    ("reception2", "Yousef Amro — يوسف عمرو", Role.RECEPTION, "HBN"),
+    ("supervisor2", "Huda Tamimi — هدى التميمي", Role.SUPERVISOR, "HBN"),
+    ("casemanager2", "Sami Qawasmi — سامي القواسمي", Role.CASE_MANAGER, "HBN"),
+    ("analyst", "Nadia Barghouti — نادية البرغوثي", Role.ANALYST, None),
+    ("admin", "System administrator — مدير النظام", Role.ADMIN, None),
+]
+
+DEMO_LOGINS = [
+    ("reception1", "reception, Ramallah and al-Bireh"),
+    ("supervisor1", "supervisor, Ramallah and al-Bireh"),
+    ("casemanager1", "case manager, Ramallah and al-Bireh"),
+    ("reception2", "reception, Hebron"),
+    ("supervisor2", "supervisor, Hebron"),
+    ("casemanager2", "case manager, Hebron"),
+    ("analyst", "process analyst"),
+    ("admin", "administrator"),
+]
+
+
+def seed_reference(session: Session) -> None:
+    """The directorates (one per governorate; the full official list is reference data to extend)."""
+    existing = set(session.scalars(select(Directorate.code)))
+    with open(DATA_DIR / "directorates.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["code"] not in existing:
+                session.add(Directorate(**row))
+    session.flush()
+
+
+def seed_users(session: Session) -> None:
+    """The demo staff; their password works only in demo mode."""
+    directorates = {d.code: d for d in session.scalars(select(Directorate))}
+    existing = set(session.scalars(select(User.username)))
+    password_hash = hash_password(DEMO_PASSWORD)
+    for username, name, role, code in DEMO_USERS:
+        if username in existing:
+            continue
+        session.add(User(username=username, full_name=name, role=role.value, is_demo=True,
+                         directorate_id=directorates[code].id if code else None, password_hash=password_hash))
+    session.flush()
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    assert user is not None
+    return user
+
+
+def advance(session: Session, *, library: Library, case_id: int, username: str, data: dict[str, Any],
+            now: dt.datetime) -> None:
+    """Complete the case's ready task of this user's role, claiming it first."""
+    user = _user(session, username)
+    box = cases.inbox(session, actor=user)
+    row = next(r for r in box.mine + box.open_for_role if r.case.id == case_id)
+    cases.complete_task(session, actor=user, library=library, task_id=row.task.id, data=data, now=now)
+
+
+def registration_data(family: dict[str, Any]) -> dict[str, Any]:
+    """A complete registration from a prefilled demo family plus what only the household can tell."""
+    values = family["values"]
+    members = values["members"]
+    return {
+        "consent_data_exchange": True,
+        "head_national_id": members[0]["national_id"],
+        "phone": "0599123456",
+        "governorate": values["governorate"],
+        "locality": values["locality"],
+        "address": values.get("address"),
+        "members": [{**m, "work": m.get("work") or ("unemployed" if m["relation"] == "head" else None)}
+                    for m in members],
+        "reasons": ["loss_of_income"],
+        "reasons_details": "Lost work last year; rent is overdue.",
+        "monthly_income": family.get("monthly_income", 900),
+        "dwelling_type": "apartment", "dwelling_tenure": "rented", "rooms": 2,
+        "damp_or_leaking": True, "water_source": "public_network", "sanitation": "public_sewer",
+        "electricity": True, "cooking_fuel": "gas", "assets": ["refrigerator", "television"],
+        "services_hard_to_reach": [], "unmet_medical_needs": True,
+        "feels_unsafe": False, "violence_in_household": False, "movement_restricted": False,
+    }
+
+
+def seed_demo(session: Session, *, library: Library, progress: Callable[[str], None],
+              extra_households: int = 0, sources: list[Any] | None = None) -> None:
+    """Reference data, demo users, and a few demo households at different stages (idempotent)."""
+    from registry.ministries import prefill_registration
+    from registry.ministries.demo import DEMO_FAMILIES
+
+    seed_reference(session)
+    seed_users(session)
+    session.commit()
+    progress("directorates and demo users: ready")
+    if session.scalar(select(Case.id).limit(1)) is not None:
+        progress("demo households: already there")
+        return
+    now = utcnow()
+    plan = [
+        # (family index, reception user, how far the case goes)
+        (0, "reception1", "registered"),
+        (1, "reception1", "assessment"),
+        (3, "reception2", "review"),
+    ]
+    for step, (index, reception, stage) in enumerate(plan, start=1):
+        national_id = DEMO_FAMILIES[index]
+        user = _user(session, reception)
+        case = cases.begin_registration(session, actor=user, library=library, national_id=national_id, consent=True,
+                                        now=now, sources=sources)
+        prefill = prefill_registration(national_id, sources=sources or [], today=now.date()).to_dict()
+        suffix = reception[-1]
+        advance(session, library=library, case_id=case.id, username=reception, data=registration_data(prefill),
+                now=now)
+        advance(session, library=library, case_id=case.id, username=reception,
+                data={"decision": "recommend_eligible", "recommendation_notes": "Deprived in several areas."},
+                now=now)
+        if stage == "assessment":
+            advance(session, library=library, case_id=case.id, username=f"supervisor{suffix}",
+                    data={"decision": "approve", "review_comments": "Documents complete."}, now=now)
+        progress(f"demo household {step}/{len(plan)}: {case.reference} ({stage})")
+    progress("demo data: ready")

@@ -1,0 +1,60 @@
+"""Cases: the directorate's list, a case's page, a new registration, documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine.forms import national_id_is_valid, normalize_national_id
+from registry import cases
+from webui.db import db_session, library, ministry_sources, now
+
+bp = Blueprint("cases", __name__)
+
+
+@bp.route("/cases")
+@login_required
+def index() -> Any:
+    status = request.args.get("status") or None
+    return render_template("cases/index.html", rows=cases.list_cases(db_session(), actor=current_user,
+                                                                     status=status), status=status)
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def show(case_id: int) -> Any:
+    return render_template("cases/case.html", view=cases.case_view(db_session(), actor=current_user, case_id=case_id))
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    if current_user.role != "reception":
+        abort(403)
+    errors: dict[str, str] = {}
+    national_id = ""
+    if request.method == "POST":
+        national_id = normalize_national_id(request.form.get("national_id", ""))
+        consent = request.form.get("consent") == "1"
+        if not national_id_is_valid(national_id):
+            errors["national_id"] = _("This is not a valid national ID number (9 digits with a check digit).")
+        else:
+            case = cases.begin_registration(db_session(), actor=current_user, library=library(),
+                                            national_id=national_id, consent=consent, now=now(),
+                                            sources=ministry_sources())
+            first = cases.first_task_for(db_session(), actor=current_user, case_id=case.id)
+            if first is not None:
+                return redirect(url_for("tasks.show", task_id=first.id))
+            return redirect(url_for("cases.show", case_id=case.id))
+    return render_template("cases/new.html", errors=errors, national_id=national_id), 422 if errors else 200
+
+
+@bp.route("/documents/<int:document_id>")
+@login_required
+def document(document_id: int) -> Any:
+    doc = cases.document_for_actor(db_session(), actor=current_user, document_id=document_id)
+    return Response(doc.content, mimetype=doc.content_type,
+                    headers={"Content-Disposition": f'attachment; filename="document-{doc.id}"'})

@@ -1,0 +1,45 @@
+"""Turn an HTML form post into the nested data a form definition describes.
+
+Group rows are posted as ``members-0-name_ar``; unchecked checkboxes are absent, so a boolean
+field the page showed reads as False.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from werkzeug.datastructures import FileStorage, ImmutableMultiDict
+
+from engine.forms import FieldDef, FormDef
+
+
+def _value(field: FieldDef, key: str, form: ImmutableMultiDict[str, str],
+           files: ImmutableMultiDict[str, FileStorage]) -> Any:
+    if field.type == "boolean":
+        return form.get(key) in ("1", "true", "on", "yes")
+    if field.type == "multichoice":
+        return form.getlist(key)
+    if field.type == "file":
+        uploads = [f for f in files.getlist(key) if f and f.filename]
+        return [{"name": f.filename, "content_type": f.mimetype, "content": f.read()} for f in uploads] or None
+    return form.get(key)
+
+
+def parse_post(definition: FormDef, form: ImmutableMultiDict[str, str],
+               files: ImmutableMultiDict[str, FileStorage]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for field in definition.fields:
+        if field.type == "group":
+            pattern = re.compile(rf"^{field.name}-(\d+)-")
+            indices = sorted({int(m.group(1)) for key in form.keys() if (m := pattern.match(key))})
+            rows = []
+            for index in indices:
+                prefix = f"{field.name}-{index}-"
+                row = {sub.name: _value(sub, prefix + sub.name, form, files) for sub in field.fields}
+                if any(v not in (None, "", [], False) for v in row.values()):
+                    rows.append(row)
+            data[field.name] = rows
+        elif field.type == "boolean" or field.name in form or field.name in files:
+            data[field.name] = _value(field, field.name, form, files)
+    return data

@@ -1,0 +1,72 @@
+"""A task page: its form beside the case summary; claim, release, complete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine.errors import FormInvalid, StaleState, TaskAlreadyCompleted, TaskNotClaimable
+from registry import cases
+from webui.db import db_session, library, now
+from webui.errors import describe
+from webui.formdata import parse_post
+from webui.messages import translate_errors
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+def _render(task_id: str, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
+            message: str | None = None, status: int = 200) -> Any:
+    view = cases.task_view_for_page(db_session(), actor=current_user, library=library(), task_id=task_id)
+    if values is not None:
+        view.values = values
+    return render_template("tasks/task.html", view=view, errors=errors or {}, message=message), status
+
+
+@bp.route("/<task_id>")
+@login_required
+def show(task_id: str) -> Any:
+    return _render(task_id)
+
+
+@bp.route("/<task_id>", methods=["POST"])
+@login_required
+def complete(task_id: str) -> Any:
+    session = db_session()
+    record = cases.task_for_actor(session, actor=current_user, task_id=task_id)
+    definition = cases.form_of(library(), record)
+    data = parse_post(definition, request.form, request.files)
+    version = request.form.get("_version", type=int)
+    try:
+        ready = cases.complete_task(session, actor=current_user, library=library(), task_id=task_id, data=data,
+                                    now=now(), expected_version=version)
+    except FormInvalid as err:
+        return _render(task_id, values=data, errors=translate_errors(err.errors),
+                       message=_("Please correct the highlighted fields."), status=422)
+    except (TaskAlreadyCompleted, StaleState, TaskNotClaimable) as err:
+        status, message = describe(err)
+        return _render(task_id, values=data, message=message, status=status)
+    flash(_("Saved. The case moved on."), "success")
+    mine = [r for r in ready if r.assignee_id == current_user.id]
+    if mine:
+        return redirect(url_for("tasks.show", task_id=mine[0].id))
+    return redirect(url_for("cases.show", case_id=int(record.business_key)))
+
+
+@bp.route("/<task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: str) -> Any:
+    cases.claim_task(db_session(), actor=current_user, task_id=task_id, now=now())
+    flash(_("The task is now yours."), "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.route("/<task_id>/release", methods=["POST"])
+@login_required
+def release(task_id: str) -> Any:
+    cases.release_task(db_session(), actor=current_user, task_id=task_id, now=now())
+    flash(_("The task is back in the open tasks of your role."), "success")
+    return redirect(url_for("inbox.index"))
