@@ -19,6 +19,10 @@ from engine.errors import ExpressionError
 
 
 def _date(value: Any) -> dt.date | None:
+    if type(value) is str and value:  # the common case first: bulk scoring reads many birth dates
+        return dt.date.fromisoformat(value[:10])
+    if type(value) is dt.date:
+        return value
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):

@@ -10,16 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
-from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine import expressions
 from engine.catalog import OPERATIONS
@@ -118,16 +117,26 @@ def _check_dmn(problems: list[str], where: str, task_spec: Any) -> None:
                 _check_expression(problems, f"{where} rule {rule.row_number} output", output.text)
 
 
-def check_process_spec(library: Library, spec: Any, where: str) -> list[str]:
+_FLOW_NODE = re.compile(
+    r"<bpmn:(?:userTask|serviceTask|scriptTask|businessRuleTask|manualTask|task|sendTask|receiveTask|"
+    r"callActivity|subProcess|exclusiveGateway|parallelGateway|inclusiveGateway|eventBasedGateway|"
+    r"intermediateCatchEvent|intermediateThrowEvent|endEvent)\s[^>]*\bid=\"([^\"]+)\"")
+
+
+def check_process_spec(library: Library, spec: Any, where: str, source: str = "") -> list[str]:
     """Every problem of one parsed process that would break at run time."""
     problems: list[str] = []
     reachable = _reachable(spec)
+    parsed = {getattr(t, "bpmn_id", None) for t in spec.task_specs.values()}
+    # SpiffWorkflow parses only what the start event leads to; anything else in the file is dead.
+    problems += [f"{where}: {node}: unreachable from the start event"
+                 for node in _FLOW_NODE.findall(source) if node not in parsed]
+    problems += [f"{where}: {node}: script tasks are not allowed (use a service task or DMN)"
+                 for node in re.findall(r'<bpmn:scriptTask\s[^>]*\bid="([^"]+)"', source)]
     for name, task_spec in spec.task_specs.items():
         label = f"{where}: {getattr(task_spec, 'bpmn_id', None) or name}"
         if getattr(task_spec, "bpmn_id", None) and name not in reachable:
             problems.append(f"{label}: unreachable from the start event")
-        if isinstance(task_spec, ScriptTask):
-            problems.append(f"{label}: script tasks are not allowed (use a service task or DMN)")
         if getattr(task_spec, "prescript", None) or getattr(task_spec, "postscript", None):
             problems.append(f"{label}: pre- and post-scripts are not allowed (use a service task or DMN)")
         if getattr(task_spec, "manual", False):
@@ -192,7 +201,7 @@ def check_library(library: Library) -> dict[str, list[str]]:
             except (ValidationException, SpiffWorkflowException) as err:
                 report[str(path)].append(f"{process_id}: {str(err).splitlines()[0]}")
                 continue
-            report[str(path)] += check_process_spec(library, spec, process_id)
+            report[str(path)] += check_process_spec(library, spec, process_id, path.read_text(encoding="utf-8"))
     return report
 
 

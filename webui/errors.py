@@ -7,8 +7,14 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 
-from engine.errors import NotFoundForActor, OperationFailed, ProcessInvalid, StaleState, TaskAlreadyCompleted, \
-    TaskNotClaimable
+from engine.errors import (
+    NotFoundForActor,
+    OperationFailed,
+    ProcessInvalid,
+    StaleState,
+    TaskAlreadyCompleted,
+    TaskNotClaimable,
+)
 from registry.errors import NotPermitted
 from webui.rendering import when
 

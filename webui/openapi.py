@@ -54,7 +54,8 @@ def openapi_document() -> dict[str, Any]:
                     "401": _error("no token")}}},
             "/tasks/{task_id}": {"get": {
                 "summary": "A task with its form's fields and current values", "parameters": [task_id],
-                "security": auth, "responses": {"200": {"description": "task and fields"}, "404": _error("not yours")}}},
+                "security": auth,
+                "responses": {"200": {"description": "task and fields"}, "404": _error("not yours")}}},
             "/tasks/{task_id}/claim": {"post": {
                 "summary": "Claim an open task of your role", "parameters": [task_id], "security": auth,
                 "responses": {"200": {"description": "claimed"}, "404": _error("not yours"),

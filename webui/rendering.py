@@ -34,7 +34,8 @@ def display(field: FieldDef, value: Any, lang: str) -> str:
         return next((pick(c.label, lang) for c in field.choices if c.value == str(value)), str(value))
     if field.type == "multichoice":
         labels = {c.value: pick(c.label, lang) for c in field.choices}
-        return "، ".join(labels.get(v, v) for v in value) if lang == "ar" else ", ".join(labels.get(v, v) for v in value)
+        separator = "، " if lang == "ar" else ", "
+        return separator.join(labels.get(v, v) for v in value)
     if field.type == "file":
         return ", ".join(str(item.get("name")) for item in value if isinstance(item, dict))
     return str(value)
