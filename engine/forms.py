@@ -328,13 +328,19 @@ def validate_submission(
     if not isinstance(raw, Mapping):
         raise FormInvalid({"_form": ["invalid_type"]})
     schema = _schema(form.fields, choices)(unknown=EXCLUDE)
+    errors: dict[str, list[str]] = {}
     try:
         loaded = schema.load(_clean_input(form.fields, raw))
     except ValidationError as err:
-        raise FormInvalid(_flatten(err.messages)) from None
+        # Report every problem at once: wrong types, and what is missing among the rest.
+        errors = _flatten(err.messages)
+        loaded = err.valid_data if isinstance(err.valid_data, dict) else {}
     values = _jsonable(loaded)
-    errors: dict[str, list[str]] = {}
-    _check_required(form.fields, values, context or {}, "", errors)
+    missing: dict[str, list[str]] = {}
+    _check_required(form.fields, values, context or {}, "", missing)
+    for name, codes in missing.items():
+        if name not in errors and not any(key.startswith(f"{name}.") for key in errors):
+            errors[name] = codes
     if errors:
         raise FormInvalid(errors)
     if extra_checks:

@@ -88,6 +88,10 @@ def save_household(context: OperationContext) -> dict[str, Any]:
     case.household_id = household.id
     case.applicant_national_id = data.get("head_national_id")
     session.flush()
+    corrections = prefill_differences(case.prefill or {}, data)
+    if corrections:
+        record_event(session, actor_id=context.actor_id, case_id=case.id, action="field_corrected", at=context.now,
+                     details={"corrections": corrections, "reason": data.get("correction_reason")})
     session.expire(household, ["members"])
     record_event(session, actor_id=context.actor_id, case_id=case.id, action="household_recorded", at=context.now,
                  details={"household_id": household.id, "members": len(data.get("members") or [])})
@@ -241,6 +245,38 @@ def check_no_duplicate_registration(session: Session, values: dict[str, Any],
     return errors
 
 
+def prefill_differences(prefill: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pre-filled values that staff changed: field, value from the ministry, value submitted, source.
+
+    Members are matched by national ID, so reordering or adding members is not a correction.
+    """
+    given = prefill.get("values") or {}
+    submitted_members = {m.get("national_id"): m for m in values.get("members") or []}
+    changes = []
+    for path, origin in (prefill.get("provenance") or {}).items():
+        parts = path.split(".")
+        if parts[0] == "members" and len(parts) == 3:
+            index, name = int(parts[1]), parts[2]
+            known = (given.get("members") or [])[index] if index < len(given.get("members") or []) else {}
+            person = submitted_members.get(known.get("national_id"))
+            before, after = known.get(name), (person or {}).get(name) if person else None
+            label = f"{known.get('name_ar') or known.get('national_id')}: {name}"
+        else:
+            before, after, label = given.get(path), values.get(path), path
+        if before is not None and before != after:
+            changes.append({"field": label, "before": before, "after": after, "source": origin.get("source")})
+    return changes
+
+
+def check_prefill_corrections(session: Session, values: dict[str, Any],
+                              context: OperationContext) -> dict[str, list[str]]:
+    """Changing what another ministry holds needs a reason, which the history keeps."""
+    case = session.get(Case, int(context.business_key))
+    if case is None or not case.prefill or (values.get("correction_reason") or "").strip():
+        return {}
+    return {"correction_reason": ["correction_reason_required"]} if prefill_differences(case.prefill, values) else {}
+
+
 def _where_registered(session: Session, household_id: int, scope: str) -> str:
     """The other household's open case reference when staff may see it, else only that it exists."""
     case = session.scalar(select(Case).where(Case.household_id == household_id).order_by(Case.id.desc()))
@@ -261,3 +297,4 @@ def register_all() -> None:
     register_choice_provider("case_managers", _case_manager_choices)
     register_form_check("household_composition", check_household_composition)
     register_form_check("no_duplicate_registration", check_no_duplicate_registration)
+    register_form_check("prefill_corrections", check_prefill_corrections)

@@ -34,10 +34,6 @@ DEMO_USERS = [
     ("admin", "System administrator — مدير النظام", Role.ADMIN, None),
 ]
 
-# Heads of the synthetic families in data/ministries (see its README); the browser tests use the ones
-# the demo leaves unregistered (971748207 in Ramallah, 927427062 and 893686139 in Hebron).
-DEMO_FAMILIES = ["895160174", "860489673", "971748207", "968654632", "927427062", "893686139"]
-
 DEMO_LOGINS = [
     ("reception1", "reception, Ramallah and al-Bireh"),
     ("supervisor1", "supervisor, Ramallah and al-Bireh"),
@@ -113,10 +109,8 @@ def registration_data(family: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed_demo(session: Session, *, library: Library, progress: Callable[[str], None],
-              extra_households: int = 0, sources: list[Any] | None = None) -> None:
+              sources: list[Any]) -> None:
     """Reference data, demo users, and a few demo households at different stages (idempotent)."""
-    from registry.ministries import prefill_registration
-
     seed_reference(session)
     seed_users(session)
     session.commit()
@@ -125,26 +119,60 @@ def seed_demo(session: Session, *, library: Library, progress: Callable[[str], N
         progress("demo households: already there")
         return
     now = utcnow()
-    plan = [
-        # (family index, reception user, how far the case goes)
-        (0, "reception1", "registered"),
-        (1, "reception1", "assessment"),
-        (3, "reception2", "review"),
-    ]
-    for step, (index, reception, stage) in enumerate(plan, start=1):
-        national_id = DEMO_FAMILIES[index]
+    for step, (national_id, reception, stage) in enumerate(DEMO_CASES, start=1):
         user = _user(session, reception)
         case = cases.begin_registration(session, actor=user, library=library, national_id=national_id, consent=True,
                                         now=now, sources=sources)
-        prefill = prefill_registration(national_id, sources=sources or [], today=now.date()).to_dict()
-        suffix = reception[-1]
+        _walk(session, library=library, case=case, reception=reception, stage=stage, sources=sources, now=now)
+        progress(f"demo household {step}/{len(DEMO_CASES)}: {case.reference} ({stage})")
+    progress("demo data: ready")
+
+
+# (applicant, reception user, how far the demo case goes). 971748207 (Ramallah) and 927427062 (Hebron)
+# stay unregistered for trying a registration; 123456782 is unknown to every ministry.
+DEMO_CASES = [
+    ("895160174", "reception1", "follow_up"),
+    ("860489673", "reception1", "assessment"),
+    ("123456782", "reception1", "opened"),
+    ("968654632", "reception2", "review"),
+    ("893686139", "reception2", "opened"),
+]
+_ORDER = ["opened", "review", "assessment", "follow_up"]
+
+
+def _walk(session: Session, *, library: Library, case: Case, reception: str, stage: str, sources: list[Any],
+          now: dt.datetime) -> None:
+    from registry.ministries import prefill_registration
+
+    reached = _ORDER.index(stage)
+    suffix = reception[-1]
+    if reached >= _ORDER.index("review"):
+        national_id = case.applicant_national_id or ""
+        prefill = prefill_registration(national_id, sources=sources, today=now.date()).to_dict()
         advance(session, library=library, case_id=case.id, username=reception, data=registration_data(prefill),
                 now=now)
         advance(session, library=library, case_id=case.id, username=reception,
                 data={"decision": "recommend_eligible", "recommendation_notes": "Deprived in several areas."},
                 now=now)
-        if stage == "assessment":
-            advance(session, library=library, case_id=case.id, username=f"supervisor{suffix}",
-                    data={"decision": "approve", "review_comments": "Documents complete."}, now=now)
-        progress(f"demo household {step}/{len(plan)}: {case.reference} ({stage})")
-    progress("demo data: ready")
+    if reached >= _ORDER.index("assessment"):
+        advance(session, library=library, case_id=case.id, username=f"supervisor{suffix}",
+                data={"decision": "approve", "review_comments": "Documents complete."}, now=now)
+    if reached >= _ORDER.index("follow_up"):
+        manager = f"casemanager{suffix}"
+        advance(session, library=library, case_id=case.id, username=manager, now=now, data={
+            "visit_date": now.date().isoformat(), "needs_areas": ["health", "work", "education"],
+            "needs_description": "The head is ill and out of work; the eldest son left school.",
+            "household_resources": "The mother has sewing skills; relatives help with rent.",
+            "risk_level": "medium", "another_visit_needed": False})
+        end = now.date() + dt.timedelta(days=90)
+        advance(session, library=library, case_id=case.id, username=manager, now=now, data={
+            "goals": "Treatment for the head; the son back in school; a small sewing business.",
+            "interventions": [
+                {"description": "Monthly cash assistance", "area": "cash", "provider_type": "ministry",
+                 "provider_name": "Cash Transfer Programme", "due_date": end.isoformat()},
+                {"description": "Referral for treatment", "area": "health", "provider_type": "partner",
+                 "provider_name": "Ministry of Health clinic", "due_date": end.isoformat()},
+            ],
+            "plan_start_date": now.date().isoformat(), "plan_end_date": end.isoformat(), "household_agreed": True})
+        advance(session, library=library, case_id=case.id, username=f"supervisor{suffix}", now=now,
+                data={"decision": "approve"})

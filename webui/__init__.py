@@ -44,7 +44,7 @@ def _compile_translations(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     from registry.models import User
-    from webui import api, auth, cases, inbox, processes, tasks
+    from webui import api, auth, cases, households, inbox, processes, tasks
     from webui.errors import register_error_handlers
     from webui.rendering import register_template_helpers
 
@@ -62,7 +62,7 @@ def init_app(app: Flask) -> None:
         user = db_session().get(User, int(user_id))
         return user if user is not None and user.active else None
 
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, cases.bp, processes.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, cases.bp, households.bp, processes.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)

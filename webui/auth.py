@@ -26,6 +26,8 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     error = None
     if request.method == "POST":
+        if request.form.get("lang") in ("ar", "en"):
+            session["lang"] = request.form["lang"]
         try:
             user = auth_service.authenticate(db_session(), username=request.form.get("username", ""),
                                              password=request.form.get("password", ""),
@@ -35,9 +37,9 @@ def login() -> Any:
         except InvalidCredentials:
             error = _("Wrong username or password.")
         else:
-            session.clear()
-            lang = request.form.get("lang")
-            if lang in ("ar", "en"):
+            lang = session.get("lang")
+            session.clear()  # a fresh session on login: nothing carried over from before
+            if lang:
                 session["lang"] = lang
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))

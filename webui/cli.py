@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from webui.db import db_session, library
+from webui.db import db_session, library, ministry_sources, now
 
 db_cli = AppGroup("db", help="Database schema (Alembic).")
 processes_cli = AppGroup("processes", help="Process, form and rule files.")
@@ -74,9 +74,27 @@ def processes_deploy() -> None:
 
 
 @click.command("seed")
-@click.option("--households", default=0, help="Also add this many synthetic registered households.")
-def seed_command(households: int) -> None:
+def seed_command() -> None:
     """Load reference data and the demo users and households (idempotent)."""
     from registry.seed import seed_demo
 
-    seed_demo(db_session(), library=library(), progress=click.echo, extra_households=households)
+    seed_demo(db_session(), library=library(), progress=click.echo, sources=ministry_sources())
+
+
+@registry_cli.command("rescore")
+@click.option("--directorate", default=None, help="Directorate code (e.g. RBH); all directorates when left out.")
+def rescore_command(directorate: str | None) -> None:
+    """Re-score households with the current rule files; earlier scores are kept."""
+    from registry import households
+
+    session = db_session()
+    if directorate and not households.directorate_exists(session, directorate):
+        raise click.BadParameter(f"no directorate with code {directorate!r}", param_hint="--directorate")
+    total = households.count_households(session, directorate=directorate)
+    with click.progressbar(length=total, label="Re-scoring households", show_pos=True) as bar:
+        summary = households.rescore(session, rules_dir=current_app.config["RULES_DIR"], now=now(),
+                                     directorate=directorate, progress=bar.update)
+    click.echo(f"{summary.households} households re-scored with rules {summary.rule_version or '-'}; "
+               f"{summary.changed} changed category")
+    for transition, count in sorted(summary.transitions.items()):
+        click.echo(f"  {transition}: {count}")

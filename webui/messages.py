@@ -29,6 +29,7 @@ FIELD_ERRORS = {
     "one_head_required": _l("Exactly one member must be the head of household."),
     "duplicate_in_household": _l("This person is listed twice."),
     "applicant_not_member": _l("The applicant must be listed among the household members."),
+    "correction_reason_required": _l("You changed data held by another ministry: give the reason."),
 }
 
 PARAMETRIZED = {

@@ -1,0 +1,1051 @@
+"""Eligibility: the multidimensional poverty measure (Alkire–Foster), read from the analyst's rule files.
+
+``rules/poverty_measure.yaml`` (indicators, cut-offs, weights, poverty lines), ``rules/poverty_category.dmn``
+(the category) and ``rules/priority.yaml`` (the waiting-list order) are the only source of truth: this
+module checks them, compiles every expression once, and scores households with the compiled code.
+Pure: no Flask, no database.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import hashlib
+import io
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import yaml
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from engine import expressions
+from engine.errors import ExpressionError, ProcessInvalid
+
+MEASURE_FILE = "poverty_measure.yaml"
+CATEGORY_FILE = "poverty_category.dmn"
+PRIORITY_FILE = "priority.yaml"
+
+#: What the category table may answer, and the names it is given (the contract with the .dmn file).
+CATEGORIES = ("deeply_poor", "poor", "not_poor")
+CATEGORY_INPUTS = ("score", "k", "deep_k", "income_per_ae", "poverty_line", "deep_poverty_line")
+CATEGORY_OUTPUT = "category"
+
+#: Names the scorer itself puts into the namespace of the measure's expressions.
+_MEASURE_NAMES = frozenset({"as_of", "members", "value", "k", "deep_k", "poverty_line", "deep_poverty_line"})
+#: Names of a household's scoring that priority expressions may read.
+_SCORING_NAMES = frozenset(
+    {"score", "category", "deprived_indicators", "deprived_dimensions", "income_per_ae"})
+#: Functions that read a field of each member by a literal name: count(members, "field", ...).
+_FIELD_FUNCTIONS = frozenset({"count", "pluck"})
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+class RuleFileInvalid(ProcessInvalid):
+    """A rule file has problems that would break scoring; ``problems`` names the file and place of each."""
+
+
+# --------------------------------------------------------------------------------------------------
+# The loaded rules
+
+
+@dataclass(frozen=True, eq=False)
+class Indicator:
+    key: str
+    dimension: str
+    label: Mapping[str, str]
+    cutoff: Mapping[str, str]
+    weight: Fraction
+    value_expression: str
+    deprived_expression: str
+
+
+@dataclass(frozen=True, eq=False)
+class Dimension:
+    key: str
+    label: Mapping[str, str]
+    weight: Fraction
+    indicators: tuple[Indicator, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class CategoryRule:
+    row: int
+    rule_id: str
+    description: str
+    condition: str
+    category: str
+
+
+@dataclass(frozen=True, eq=False)
+class _Step:
+    """One indicator, ready to run: where the program leaves its results, integer weight, fixed row part."""
+
+    value_name: str
+    deprived_name: str
+    numerator: int
+    dimension_bit: int
+    row: Mapping[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Measure:
+    """The poverty measure of one rules directory, checked and compiled."""
+
+    rules_dir: Path
+    version: str
+    rule_version: str
+    k: Fraction
+    deep_k: Fraction
+    poverty_line: float
+    deep_poverty_line: float
+    parameters: Mapping[str, Any]
+    form: str | None
+    dimensions: tuple[Dimension, ...]
+    category_rules: tuple[CategoryRule, ...]
+    #: Household fields and member fields the rules read: what a scoring records as its inputs.
+    input_fields: tuple[str, ...]
+    member_fields: tuple[str, ...]
+    member_value_names: tuple[str, ...]
+    household_value_names: tuple[str, ...]
+    # Each program runs a whole section of the file in one step (expressions.assigner): the fast path.
+    _member_program: Callable[[dict[str, Any]], None] = field(repr=False)
+    _household_program: Callable[[dict[str, Any]], None] = field(repr=False)
+    _indicator_program: Callable[[dict[str, Any]], None] = field(repr=False)
+    _steps: tuple[_Step, ...] = field(repr=False)
+    _denominator: int = field(repr=False)
+    _base: Mapping[str, Any] = field(repr=False)
+    _category_base: dict[str, Any] = field(repr=False)
+    _category_tests: tuple[tuple[Callable[[Mapping[str, Any]], Any], str], ...] = field(repr=False)
+    _score_cache: dict[int, tuple[Fraction, str, float, bool]] = field(repr=False, default_factory=dict)
+
+    @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        return tuple(ind for dim in self.dimensions for ind in dim.indicators)
+
+    def _categorise(self, score: Fraction, income_per_ae: Any) -> str:
+        table = self._category_base.copy()
+        table["score"] = score
+        table["income_per_ae"] = income_per_ae
+        for test, category in self._category_tests:
+            if test(table):
+                return category
+        raise AssertionError("unreachable: the loader requires a last rule that matches everything")
+
+    def _score_forms(self, numerator: int) -> tuple[Fraction, str, float, bool]:
+        # A score is one of few fractions (numerator / common denominator): build each form once.
+        forms = self._score_cache.get(numerator)
+        if forms is None:
+            score = Fraction(numerator, self._denominator)
+            forms = (score, str(score), round(float(score), 6), score >= self.k)
+            self._score_cache[numerator] = forms
+        return forms
+
+
+@dataclass(frozen=True, eq=False)
+class PriorityKey:
+    key: str
+    label: Mapping[str, str]
+    expression: str
+    descending: bool
+    evaluate: Callable[[Mapping[str, Any]], Any] = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Priority:
+    """The waiting-list order of ``rules/priority.yaml``, with the measure whose values it reads."""
+
+    version: str
+    rule_version: str
+    keys: tuple[PriorityKey, ...]
+    measure: Measure
+
+
+@dataclass(slots=True)
+class Scoring:
+    """One household's score under one rule version.
+
+    ``score`` is the raw weighted deprivation score c_i, stored for every household, poor or not.
+    Alkire–Foster censors non-poor scores to 0, but only when aggregating (H, A, M0: see
+    ``aggregate``); a stored score must stay the raw one, so that a later change of k can be applied
+    to it and staff see every deprivation the household has.
+    """
+
+    rule_version: str
+    as_of: str
+    inputs: dict[str, Any]
+    household_values: dict[str, Any]
+    indicators: list[dict[str, Any]]
+    score: float
+    score_exact: str
+    deprived_indicators: int
+    deprived_dimensions: int
+    income_per_ae: float | None
+    k: str
+    deep_k: str
+    poverty_line: float
+    deep_poverty_line: float
+    multidimensionally_poor: bool
+    category: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, to store with the case (labels are shared with the measure: do not mutate)."""
+        return {
+            "rule_version": self.rule_version,
+            "as_of": self.as_of,
+            "inputs": self.inputs,
+            "household_values": self.household_values,
+            "indicators": self.indicators,
+            "score": self.score,
+            "score_exact": self.score_exact,
+            "deprived_indicators": self.deprived_indicators,
+            "deprived_dimensions": self.deprived_dimensions,
+            "income_per_ae": self.income_per_ae,
+            "k": self.k,
+            "deep_k": self.deep_k,
+            "poverty_line": self.poverty_line,
+            "deep_poverty_line": self.deep_poverty_line,
+            "multidimensionally_poor": self.multidimensionally_poor,
+            "category": self.category,
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading and checking
+
+
+_MEASURE_CACHE: dict[Path, tuple[tuple[Any, ...], Measure]] = {}
+_PRIORITY_CACHE: dict[Path, tuple[tuple[Any, ...], Priority]] = {}
+
+
+def _signature(paths: Iterable[Path]) -> tuple[Any, ...]:
+    # mtime and size decide whether to re-read; the rule version itself hashes the contents.
+    parts: list[Any] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            parts.append((path.name, None))
+        else:
+            parts.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(parts)
+
+
+def _read_sources(rules_dir: Path, names: Iterable[str]) -> dict[str, bytes | None]:
+    # Each file is read once: what is checked, compiled and hashed into the rule version is the same.
+    sources: dict[str, bytes | None] = {}
+    for name in names:
+        try:
+            sources[name] = (rules_dir / name).read_bytes()
+        except OSError:
+            sources[name] = None
+    return sources
+
+
+def _content_hash(sources: Mapping[str, bytes | None]) -> str:
+    digest = hashlib.sha256()
+    for name, content in sources.items():
+        digest.update(name.encode())
+        digest.update(b"\0")
+        digest.update(content or b"")
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def load_measure(rules_dir: str | Path) -> Measure:
+    """The checked, compiled measure of ``rules_dir``; re-read only when its files change."""
+    rules_dir = Path(rules_dir).resolve()
+    paths = (rules_dir / MEASURE_FILE, rules_dir / CATEGORY_FILE)
+    signature = _signature(paths)
+    cached = _MEASURE_CACHE.get(rules_dir)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    measure = _MeasureLoader(rules_dir).load()
+    _MEASURE_CACHE[rules_dir] = (signature, measure)
+    return measure
+
+
+def load_priority(rules_dir: str | Path) -> Priority:
+    """The checked waiting-list order of ``rules_dir`` (with its measure); re-read only when files change."""
+    rules_dir = Path(rules_dir).resolve()
+    paths = (rules_dir / MEASURE_FILE, rules_dir / CATEGORY_FILE, rules_dir / PRIORITY_FILE)
+    signature = _signature(paths)
+    cached = _PRIORITY_CACHE.get(rules_dir)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    priority = _load_priority(rules_dir, load_measure(rules_dir))
+    _PRIORITY_CACHE[rules_dir] = (signature, priority)
+    return priority
+
+
+def check_rules(rules_dir: str | Path, *, forms_dir: str | Path | None = None) -> list[str]:
+    """Every problem of the rule files, for ``processes check``; empty when they are fine.
+
+    With the forms directory (by default ``forms/`` next to ``rules/``), names the rules read are also
+    checked against the fields of the measure's form, so a misspelt field is reported instead of
+    silently reading as empty.
+    """
+    rules_dir = Path(rules_dir)
+    try:
+        measure = load_measure(rules_dir)
+    except RuleFileInvalid as err:
+        return list(err.problems)
+    problems: list[str] = []
+    priority = None
+    try:
+        priority = load_priority(rules_dir)
+    except RuleFileInvalid as err:
+        problems += err.problems
+    forms_dir = Path(forms_dir) if forms_dir is not None else rules_dir.resolve().parent / "forms"
+    if measure.form and forms_dir.is_dir():
+        problems += _check_against_form(measure, priority, forms_dir)
+    return problems
+
+
+def _where(file: str, place: str) -> str:
+    return f"{file}: {place}" if place else file
+
+
+class _MeasureLoader:
+    """Reads the measure files into a Measure, collecting every problem before refusing them."""
+
+    def __init__(self, rules_dir: Path) -> None:
+        self.rules_dir = rules_dir
+        self.problems: list[str] = []
+
+    def problem(self, place: str, message: str, file: str = MEASURE_FILE) -> None:
+        self.problems.append(f"{_where(file, place)}: {message}")
+
+    def expression(self, place: str, text: Any,
+                   file: str = MEASURE_FILE) -> Callable[[Mapping[str, Any]], Any]:
+        if not isinstance(text, str) or not text.strip():
+            self.problem(place, "an expression (text) is required", file)
+            return _never
+        try:
+            return expressions.evaluator(text)
+        except ExpressionError as err:
+            self.problem(place, str(err), file)
+            return _never
+
+    def fraction(self, place: str, raw: Any) -> Fraction | None:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            self.problem(place, f'write it as an exact fraction in quotes, e.g. "1/8" (found {raw!r})')
+            return None
+        try:
+            return Fraction(str(raw).strip())
+        except (ValueError, ZeroDivisionError):
+            self.problem(place, f'{raw!r} is not an exact fraction such as "1/8"')
+            return None
+
+    def label(self, place: str, raw: Any, what: str = "label") -> dict[str, str]:
+        if not isinstance(raw, Mapping) or not all(isinstance(raw.get(lang), str) and raw[lang].strip()
+                                                   for lang in ("en", "ar")):
+            self.problem(place, f"{what} needs an English (en) and an Arabic (ar) text")
+            return {"en": "", "ar": ""}
+        return {"en": raw["en"], "ar": raw["ar"]}
+
+    def name(self, place: str, name: Any, taken: set[str]) -> bool:
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            self.problem(place, f"{name!r} is not a valid name (letters, digits and _, not starting with _)")
+            return False
+        if name in expressions.FUNCTIONS or name in _MEASURE_NAMES:
+            self.problem(place, f"{name!r} is reserved (a function or a name the scorer sets)")
+            return False
+        if name in taken:
+            self.problem(place, f"{name!r} is defined twice")
+            return False
+        taken.add(name)
+        return True
+
+    def load(self) -> Measure:
+        sources = _read_sources(self.rules_dir, (MEASURE_FILE, CATEGORY_FILE))
+        raw = _read_yaml(MEASURE_FILE, sources[MEASURE_FILE], self.problems)
+        category_rules = self.load_category_table(sources[CATEGORY_FILE])
+        if raw is None:
+            raise RuleFileInvalid(self.problems)
+
+        version = raw.get("version")
+        if not isinstance(version, str) or not version.strip():
+            self.problem("version", "a version text is required, e.g. \"2025.1\"")
+            version = ""
+        form = raw.get("form")
+        if form is not None and not isinstance(form, str):
+            self.problem("form", "the name of a form, e.g. registration")
+            form = None
+        k = self.fraction("poverty_cutoff_k", raw.get("poverty_cutoff_k"))
+        deep_k = self.fraction("deep_poverty_cutoff", raw.get("deep_poverty_cutoff"))
+        if k is not None and not 0 < k <= 1:
+            self.problem("poverty_cutoff_k", f"must be above 0 and at most 1 (found {k})")
+        if k is not None and deep_k is not None and not k <= deep_k <= 1:
+            self.problem("deep_poverty_cutoff", f"must be between k ({k}) and 1 (found {deep_k})")
+
+        names: set[str] = set()
+        parameters = self.load_parameters(raw.get("parameters"), names)
+        poverty_line, deep_poverty_line = self.load_lines(raw.get("monetary"), parameters)
+        member_values = self.load_values("member_values", raw.get("member_values"), set(names))
+        household_values = self.load_values("household_values", raw.get("household_values"), set(names))
+        dimensions, steps, denominator, indicator_steps = self.load_dimensions(raw.get("dimensions"))
+
+        if self.problems:
+            raise RuleFileInvalid(self.problems)
+        assert k is not None and deep_k is not None
+        member_program = expressions.assigner([(name, text) for name, text, _ in member_values])
+        household_program = expressions.assigner([(name, text) for name, text, _ in household_values])
+        indicator_program = expressions.assigner(indicator_steps)
+
+        base = dict(parameters)
+        base.update(k=k, deep_k=deep_k, poverty_line=poverty_line, deep_poverty_line=deep_poverty_line)
+        input_fields, member_fields = _fields_read(raw, parameters, member_values, household_values)
+        return Measure(
+            rules_dir=self.rules_dir,
+            version=version,
+            rule_version=f"{version}+{_content_hash(sources)}",
+            k=k,
+            deep_k=deep_k,
+            poverty_line=poverty_line,
+            deep_poverty_line=deep_poverty_line,
+            parameters=parameters,
+            form=form,
+            dimensions=dimensions,
+            category_rules=tuple(rule for rule, _test in category_rules),
+            input_fields=input_fields,
+            member_fields=member_fields,
+            member_value_names=tuple(name for name, _, _ in member_values),
+            household_value_names=tuple(name for name, _, _ in household_values),
+            _member_program=member_program,
+            _household_program=household_program,
+            _indicator_program=indicator_program,
+            _steps=steps,
+            _denominator=denominator,
+            _base=base,
+            _category_base={name: base[name] for name in CATEGORY_INPUTS if name in base},
+            _category_tests=tuple((test, rule.category) for rule, test in category_rules),
+        )
+
+    def load_parameters(self, raw: Any, names: set[str]) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            self.problem("parameters", "a list of name: number")
+            return {}
+        parameters: dict[str, Any] = {}
+        for name, value in raw.items():
+            if not self.name(f"parameters.{name}", name, names):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.problem(f"parameters.{name}", f"must be a number (found {value!r})")
+                continue
+            parameters[name] = value
+        return parameters
+
+    def load_lines(self, raw: Any, parameters: Mapping[str, Any]) -> tuple[float, float]:
+        if not isinstance(raw, Mapping):
+            self.problem("monetary", "needs poverty_line and deep_poverty_line")
+            return 0.0, 0.0
+        lines = []
+        for key in ("poverty_line", "deep_poverty_line"):
+            place = f"monetary.{key}"
+            compute = self.expression(place, raw.get(key))
+            try:
+                line = compute(parameters)
+            except ExpressionError as err:
+                self.problem(place, str(err))
+                line = None
+            if line is _NEVER:
+                line = 0.0
+            elif isinstance(line, bool) or not isinstance(line, int | float) or not line > 0:
+                self.problem(place, f"must work out to an amount above 0 NIS (found {line!r})")
+                line = 0.0
+            lines.append(float(line))
+        if lines[1] > lines[0]:
+            self.problem("monetary.deep_poverty_line", f"is above the poverty line ({lines[1]} > {lines[0]})")
+        return lines[0], lines[1]
+
+    def load_values(self, section: str, raw: Any,
+                    names: set[str]) -> tuple[tuple[str, str, Callable[[Mapping[str, Any]], Any]], ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, Mapping):
+            self.problem(section, "a list of name: expression")
+            return ()
+        values = []
+        for name, text in raw.items():
+            place = f"{section}.{name}"
+            if self.name(place, name, names):
+                values.append((name, str(text), self.expression(place, text)))
+        return tuple(values)
+
+    def load_dimensions(
+        self, raw: Any
+    ) -> tuple[tuple[Dimension, ...], tuple[_Step, ...], int, list[tuple[str, str]]]:
+        if not isinstance(raw, list) or not raw:
+            self.problem("dimensions", "a list of dimensions is required")
+            return (), (), 1, []
+        dimensions: list[Dimension] = []
+        compiled: list[tuple[Indicator, int]] = []
+        dimension_keys: set[str] = set()
+        indicator_keys: set[str] = set()
+        total = Fraction(0)
+        for position, dim in enumerate(raw):
+            if not isinstance(dim, Mapping):
+                self.problem(f"dimensions[{position}]", "a dimension needs key, label, weight and indicators")
+                continue
+            key = dim.get("key")
+            place = f"dimension {key!r}" if isinstance(key, str) else f"dimensions[{position}]"
+            if not isinstance(key, str) or not key.isidentifier() or key in dimension_keys:
+                self.problem(place, f"key {key!r} must be a unique name")
+            dimension_keys.add(str(key))
+            label = self.label(place, dim.get("label"))
+            weight = self.fraction(f"{place} weight", dim.get("weight"))
+            if weight is not None:
+                if weight <= 0:
+                    self.problem(f"{place} weight", f"must be above 0 (found {weight})")
+                total += weight
+            indicators_raw = dim.get("indicators")
+            if not isinstance(indicators_raw, list) or not 1 <= len(indicators_raw) <= 3:
+                self.problem(place, "needs 1 to 3 indicators")
+                continue
+            shares = self.load_shares(place, indicators_raw)
+            indicators: list[Indicator] = []
+            for ind_position, ind in enumerate(indicators_raw):
+                if not isinstance(ind, Mapping):
+                    self.problem(f"{place} indicators[{ind_position}]", "an indicator needs key, label, "
+                                 "value, deprived_if and cutoff")
+                    continue
+                ind_key = ind.get("key")
+                ind_place = f"indicator {ind_key!r}"
+                if not isinstance(ind_key, str) or not ind_key.isidentifier() or ind_key in indicator_keys:
+                    self.problem(ind_place, f"key {ind_key!r} must be a unique name")
+                indicator_keys.add(str(ind_key))
+                indicator = Indicator(
+                    key=str(ind_key),
+                    dimension=str(key),
+                    label=self.label(ind_place, ind.get("label")),
+                    cutoff=self.label(ind_place, ind.get("cutoff"), "cutoff"),
+                    weight=(weight or Fraction(0)) * shares[ind_position],
+                    value_expression=str(ind.get("value")),
+                    deprived_expression=str(ind.get("deprived_if")),
+                )
+                self.expression(f"{ind_place} value", ind.get("value"))
+                self.expression(f"{ind_place} deprived_if", ind.get("deprived_if"))
+                indicators.append(indicator)
+                compiled.append((indicator, len(dimensions)))
+            dimensions.append(Dimension(key=str(key), label=label, weight=weight or Fraction(0),
+                                        indicators=tuple(indicators)))
+        if total != 1:
+            self.problem("dimensions", f"the dimension weights add up to {total}, not 1")
+        if len(dimensions) > 62:
+            self.problem("dimensions", "at most 62 dimensions")
+        denominator = math.lcm(*(ind.weight.denominator for ind, *_ in compiled)) if compiled else 1
+        # One program for all indicators: `value` is set, kept as _v<i>, then deprived_if is kept as _d<i>.
+        program: list[tuple[str, str]] = []
+        for number, (ind, _) in enumerate(compiled):
+            program += [("value", ind.value_expression), (f"_v{number}", "value"),
+                        (f"_d{number}", ind.deprived_expression)]
+        steps = tuple(
+            _Step(
+                value_name=f"_v{number}",
+                deprived_name=f"_d{number}",
+                numerator=int(ind.weight * denominator),
+                dimension_bit=1 << dim_index,
+                row={
+                    "key": ind.key,
+                    "dimension": ind.dimension,
+                    "label": ind.label,
+                    "cutoff": ind.cutoff,
+                    "weight": float(ind.weight),
+                    "weight_exact": str(ind.weight),
+                },
+            )
+            for number, (ind, dim_index) in enumerate(compiled)
+        )
+        return tuple(dimensions), steps, denominator, program
+
+    def load_shares(self, place: str, indicators: list[Any]) -> list[Fraction]:
+        given = [ind.get("share") for ind in indicators if isinstance(ind, Mapping)]
+        if all(share is None for share in given):
+            return [Fraction(1, len(indicators))] * len(indicators)
+        if any(share is None for share in given):
+            self.problem(place, "give a share to every indicator of the dimension, or to none")
+            return [Fraction(0)] * len(indicators)
+        shares = [self.fraction(f"{place} share", share) or Fraction(0) for share in given]
+        if sum(shares) != 1:
+            self.problem(place, f"the indicator shares add up to {sum(shares)}, not 1")
+        return shares
+
+    def load_category_table(
+        self, source: bytes | None
+    ) -> list[tuple[CategoryRule, Callable[[Mapping[str, Any]], Any]]]:
+        if source is None:
+            self.problem("", "file not found", CATEGORY_FILE)
+            return []
+        # SpiffWorkflow's own parser with XSD validation, so the file is exactly what a business rule
+        # task would accept; its entries are then compiled by our evaluator, once.
+        try:
+            parser = SpiffBpmnParser(validator=VALIDATOR)
+            parser.add_dmn_io(io.BytesIO(source), filename=CATEGORY_FILE)
+            if len(parser.dmn_parsers) != 1:
+                self.problem("", "needs exactly one decision", CATEGORY_FILE)
+                return []
+            (dmn,) = parser.dmn_parsers.values()
+            dmn.parse()
+            tables = dmn.decision.decisionTables
+        except Exception as err:  # lxml, XSD and SpiffWorkflow errors: report, never crash the check
+            self.problem("", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+                         CATEGORY_FILE)
+            return []
+        if len(tables) != 1:
+            self.problem("", "the decision needs exactly one decision table", CATEGORY_FILE)
+            return []
+        table = tables[0]
+        if table.hit_policy not in ("FIRST", "UNIQUE"):
+            self.problem("", f"hit policy {table.hit_policy} gives several answers; use FIRST", CATEGORY_FILE)
+        outputs = [output.name or output.label for output in table.outputs]
+        if outputs != [CATEGORY_OUTPUT]:
+            self.problem("", f"needs exactly one output named {CATEGORY_OUTPUT!r} (found {outputs})",
+                         CATEGORY_FILE)
+            return []
+        inputs = []
+        for clause in table.inputs:
+            text = clause.expression or ""
+            test = self.expression(f"input {clause.label!r}", text, CATEGORY_FILE)
+            if test is not _never:
+                unknown = expressions.names_used(text) - set(CATEGORY_INPUTS)
+                if unknown:
+                    self.problem(f"input {clause.label!r}", f"reads {sorted(unknown)}; the table's inputs "
+                                 f"are {', '.join(CATEGORY_INPUTS)}", CATEGORY_FILE)
+            inputs.append(text)
+        rules = []
+        for rule in table.rules:
+            place = f"rule {rule.row_number}"
+            if len(rule.inputEntries) != len(inputs):
+                self.problem(place, f"has {len(rule.inputEntries)} input entries for {len(inputs)} inputs",
+                             CATEGORY_FILE)
+            parts = []
+            for input_text, entry in zip(inputs, rule.inputEntries, strict=False):
+                for lhs in entry.lhs:
+                    if lhs is not None and lhs.strip() not in ("", "-"):
+                        parts.append(_entry_condition(input_text, lhs.strip()))
+            condition = " and ".join(f"({part})" for part in parts) or "True"
+            test = self.expression(place, condition, CATEGORY_FILE)
+            if test is not _never:
+                unknown = expressions.names_used(condition) - set(CATEGORY_INPUTS)
+                if unknown:
+                    self.problem(place, f"reads {sorted(unknown)}; the table's inputs are "
+                                 f"{', '.join(CATEGORY_INPUTS)}", CATEGORY_FILE)
+            category = self.category_output(place, rule.outputEntries)
+            rules.append((CategoryRule(row=rule.row_number, rule_id=rule.id,
+                                       description=rule.description or "", condition=condition,
+                                       category=category), test))
+        if not rules or rules[-1][0].condition != "True":
+            self.problem("", "the last rule must match every household (all entries '-'), so that every "
+                         "household gets a category", CATEGORY_FILE)
+        return rules
+
+    def category_output(self, place: str, entries: list[Any]) -> str:
+        text = (entries[0].text or "").strip() if entries else ""
+        try:
+            value = expressions.evaluate(text, {}) if text and not expressions.names_used(text) else None
+        except ExpressionError as err:
+            self.problem(f"{place} output", str(err), CATEGORY_FILE)
+            return ""
+        if value not in CATEGORIES:
+            self.problem(f"{place} output", f"must be one of {', '.join(repr(c) for c in CATEGORIES)} "
+                         f"in quotes (found {text!r})", CATEGORY_FILE)
+            return ""
+        return str(value)
+
+
+_NEVER = object()
+
+
+def _never(_namespace: Mapping[str, Any]) -> Any:
+    """Stands in for an expression that was refused; the loader raises before it can run."""
+    return _NEVER
+
+
+def _read_yaml(name: str, source: bytes | None, problems: list[str]) -> dict[str, Any] | None:
+    if source is None:
+        problems.append(f"{name}: file not found")
+        return None
+    try:
+        raw = yaml.safe_load(source.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        problems.append(f"{name}: not valid YAML: {err}")
+        return None
+    if not isinstance(raw, dict):
+        problems.append(f"{name}: the file must hold named sections (version, ...)")
+        return None
+    return raw
+
+
+def _question_marks_to(entry: str, replacement: str) -> str | None:
+    """The entry with every ``?`` outside quotes replaced; None when it has none."""
+    out, quote, found = [], "", False
+    for char in entry:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "?":
+            out.append(replacement)
+            found = True
+            continue
+        out.append(char)
+    return "".join(out) if found else None
+
+
+def _entry_condition(input_text: str, entry: str) -> str:
+    """One DMN input entry as a whole expression, as SpiffWorkflow's DMN engine reads it.
+
+    ``?`` stands for the input; an entry that is a complete expression is compared for equality
+    ("poor" → input == "poor"); otherwise it continues the input (">= k" → input >= k).
+    """
+    replaced = _question_marks_to(entry, f"({input_text})")
+    if replaced is not None:
+        return replaced
+    try:
+        ast.parse(entry, mode="eval")
+    except SyntaxError:
+        return f"({input_text}) {entry}"
+    return f"({input_text}) == ({entry})"
+
+
+def _names(text: str) -> set[str]:
+    try:
+        return expressions.names_used(text)
+    except SyntaxError:
+        return set()
+
+
+def _member_names(text: str) -> set[str]:
+    """Member fields an expression reads: names in per-member conditions and count(members, "field")."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    for condition in expressions.item_conditions(text):
+        found |= _names(condition)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in _FIELD_FUNCTIONS and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            found.add(node.args[1].value)
+    return found
+
+
+def _fields_read(
+    raw: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    member_values: tuple[tuple[str, str, Any], ...],
+    household_values: tuple[tuple[str, str, Any], ...],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The household fields and the member fields the measure reads (what a scoring records)."""
+    household_texts = [str(text) for text in (raw.get("household_values") or {}).values()]
+    for dim in raw.get("dimensions") or []:
+        for ind in dim.get("indicators") or []:
+            household_texts += [str(ind.get("value")), str(ind.get("deprived_if"))]
+    member_texts = [str(text) for text in (raw.get("member_values") or {}).values()]
+    derived = set(parameters) | _MEASURE_NAMES | {name for name, _, _ in household_values}
+    household_fields = set().union(*(_names(text) for text in household_texts)) - derived
+    member_derived = set(parameters) | {"as_of"} | {name for name, _, _ in member_values}
+    member_fields = set().union(*(_names(text) for text in member_texts),
+                                *(_member_names(text) for text in household_texts)) - member_derived
+    return tuple(sorted(household_fields)) + ("members",), tuple(sorted(member_fields))
+
+
+def _load_priority(rules_dir: Path, measure: Measure) -> Priority:
+    sources = _read_sources(rules_dir, (MEASURE_FILE, CATEGORY_FILE, PRIORITY_FILE))
+    problems: list[str] = []
+    raw = _read_yaml(PRIORITY_FILE, sources[PRIORITY_FILE], problems)
+    if raw is None:
+        raise RuleFileInvalid(problems)
+    loader = _MeasureLoader(rules_dir)
+    version = raw.get("version")
+    if not isinstance(version, str) or not version.strip():
+        loader.problem("version", "a version text is required", PRIORITY_FILE)
+        version = ""
+    order = raw.get("order")
+    keys: list[PriorityKey] = []
+    seen: set[str] = set()
+    if not isinstance(order, list) or not order:
+        loader.problem("order", "a list of keys is required", PRIORITY_FILE)
+        order = []
+    for position, item in enumerate(order):
+        if not isinstance(item, Mapping):
+            loader.problem(f"order[{position}]", "needs key, label, expression and direction", PRIORITY_FILE)
+            continue
+        key = item.get("key")
+        place = f"key {key!r}"
+        if not isinstance(key, str) or not key.isidentifier() or key in seen:
+            loader.problem(place, f"key {key!r} must be a unique name", PRIORITY_FILE)
+        seen.add(str(key))
+        label = item.get("label")
+        if not isinstance(label, Mapping) or not all(isinstance(label.get(lang), str)
+                                                     for lang in ("en", "ar")):
+            loader.problem(place, "label needs an English (en) and an Arabic (ar) text", PRIORITY_FILE)
+            label = {"en": "", "ar": ""}
+        direction = item.get("direction")
+        if direction not in ("ascending", "descending"):
+            loader.problem(place, f"direction must be ascending or descending (found {direction!r})",
+                           PRIORITY_FILE)
+        evaluate = loader.expression(f"{place} expression", item.get("expression"), PRIORITY_FILE)
+        keys.append(PriorityKey(key=str(key), label={"en": label["en"], "ar": label["ar"]},
+                                expression=str(item.get("expression")), descending=direction == "descending",
+                                evaluate=evaluate))
+    if loader.problems:
+        raise RuleFileInvalid(loader.problems)
+    digest = _content_hash(sources)
+    return Priority(version=str(version), rule_version=f"{version}+{digest}", keys=tuple(keys),
+                    measure=measure)
+
+
+def _check_against_form(measure: Measure, priority: Priority | None, forms_dir: Path) -> list[str]:
+    path = forms_dir / f"{measure.form}.yaml"
+    if not path.is_file():
+        return [f"{MEASURE_FILE}: form: no forms/{measure.form}.yaml"]
+    form = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    fields = {f.get("name") for f in form.get("fields") or [] if isinstance(f, Mapping)}
+    member_fields = {
+        sub.get("name")
+        for f in form.get("fields") or [] if isinstance(f, Mapping) and f.get("name") == "members"
+        for sub in f.get("fields") or [] if isinstance(sub, Mapping)
+    }
+    problems = [
+        f"{MEASURE_FILE}: reads {name!r}, which is not a field of forms/{measure.form}.yaml"
+        for name in measure.input_fields if name not in fields
+    ]
+    problems += [
+        f"{MEASURE_FILE}: reads member field {name!r}, which is not a member field of "
+        f"forms/{measure.form}.yaml"
+        for name in measure.member_fields if name not in member_fields
+    ]
+    if priority is not None:
+        known = (fields | set(measure.parameters) | _MEASURE_NAMES | _SCORING_NAMES
+                 | set(measure.household_value_names))
+        member_known = member_fields | set(measure.parameters) | {"as_of"} | set(measure.member_value_names)
+        for key in priority.keys:
+            for name in sorted(_names(key.expression) - known):
+                problems.append(f"{PRIORITY_FILE}: key {key.key!r} reads {name!r}, which is not a form "
+                                "field, a parameter, a worked-out value or a scoring value")
+            for name in sorted(_member_names(key.expression) - member_known):
+                problems.append(f"{PRIORITY_FILE}: key {key.key!r} reads member field {name!r}, which is "
+                                f"not a member field of forms/{measure.form}.yaml")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN_TYPES:
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Fraction):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_jsonable(item) for item in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, int | float | str):  # bool/int/str subclasses such as enums
+        return value
+    return str(value)
+
+
+def _namespace(measure: Measure, data: Mapping[str, Any], as_of: dt.date) -> dict[str, Any]:
+    """Household data + parameters + worked-out values: what every expression of the measure reads."""
+    namespace = dict(data)  # shallow: members are copied one level below, nothing else is touched
+    namespace.update(measure._base)
+    namespace["as_of"] = as_of
+    member_base = dict(measure.parameters)
+    member_base["as_of"] = as_of
+    members = []
+    member_program = measure._member_program
+    for member in data.get("members") or ():
+        if type(member) is dict or isinstance(member, Mapping):
+            record = dict(member)
+            record.update(member_base)
+            member_program(record)
+            members.append(record)
+    namespace["members"] = members
+    measure._household_program(namespace)
+    return namespace
+
+
+def _as_date(as_of: Any) -> dt.date:
+    if isinstance(as_of, dt.datetime):
+        return as_of.date()
+    if isinstance(as_of, dt.date):
+        return as_of
+    raise TypeError(f"as_of must be a date, not {type(as_of).__name__}")
+
+
+def _score(measure: Measure, data: Mapping[str, Any], as_of: dt.date, as_of_text: str) -> Scoring:
+    namespace = _namespace(measure, data, as_of)
+    numerator = 0
+    deprived_count = 0
+    dimensions_hit = 0
+    rows = []
+    measure._indicator_program(namespace)
+    for step in measure._steps:
+        value = namespace[step.value_name]
+        deprived = bool(namespace[step.deprived_name])
+        if deprived:
+            numerator += step.numerator
+            deprived_count += 1
+            dimensions_hit |= step.dimension_bit
+        if type(value) not in _PLAIN_TYPES:
+            value = _jsonable(value)
+        row = step.row.copy()  # the fixed part (key, labels, weight) is shared; copy() is the cheap way
+        row["value"] = value
+        row["deprived"] = deprived
+        rows.append(row)
+    score, score_exact, score_float, poor = measure._score_forms(numerator)
+    income = namespace.get("income_per_ae")
+    category = measure._categorise(score, income)
+
+    # The values read, as they were: most are plain JSON values, so test the type before converting.
+    plain = _PLAIN_TYPES
+    inputs = {}
+    for name in measure.input_fields[:-1]:
+        item = data.get(name)
+        inputs[name] = item if type(item) in plain else _jsonable(item)
+    member_inputs = []
+    member_fields = measure.member_fields
+    for member in data.get("members") or ():
+        if type(member) is dict or isinstance(member, Mapping):
+            record = {}
+            for name in member_fields:
+                item = member.get(name)
+                record[name] = item if type(item) in plain else _jsonable(item)
+            member_inputs.append(record)
+    inputs["members"] = member_inputs
+    return Scoring(
+        rule_version=measure.rule_version,
+        as_of=as_of_text,
+        inputs=inputs,
+        household_values={name: _jsonable(namespace[name]) for name in measure.household_value_names},
+        indicators=rows,
+        score=score_float,
+        score_exact=score_exact,
+        deprived_indicators=deprived_count,
+        deprived_dimensions=dimensions_hit.bit_count(),
+        income_per_ae=None if income is None else round(float(income), 2),
+        k=str(measure.k),
+        deep_k=str(measure.deep_k),
+        poverty_line=measure.poverty_line,
+        deep_poverty_line=measure.deep_poverty_line,
+        multidimensionally_poor=poor,
+        category=category,
+    )
+
+
+def score_household(measure: Measure, data: Mapping[str, Any], *, as_of: dt.date) -> Scoring:
+    """Score one household's registration data (field names of forms/registration.yaml) on ``as_of``."""
+    day = _as_date(as_of)
+    return _score(measure, data, day, day.isoformat())
+
+
+def score_many(measure: Measure, households: Iterable[Mapping[str, Any]], *,
+               as_of: dt.date) -> Iterator[Scoring]:
+    """Score many households with the same rules and date (re-scoring a registry), one at a time."""
+    day = _as_date(as_of)
+    text = day.isoformat()
+    for data in households:
+        yield _score(measure, data, day, text)
+
+
+def categorise(measure: Measure, *, score: Fraction | str, income_per_ae: float | None) -> str:
+    """The category poverty_category.dmn gives a score and an income, e.g. to re-read a stored raw score."""
+    return measure._categorise(Fraction(score), income_per_ae)
+
+
+def aggregate(measure: Measure, scorings: Iterable[Scoring | Mapping[str, Any]]) -> dict[str, Any]:
+    """Headcount H, intensity A and adjusted headcount M0 (exact), censoring non-poor scores to 0."""
+    households = poor = 0
+    censored_total = Fraction(0)
+    for scoring in scorings:
+        score = _score_of(scoring)
+        households += 1
+        if score >= measure.k:
+            poor += 1
+            censored_total += score
+    headcount = Fraction(poor, households) if households else Fraction(0)
+    intensity = censored_total / poor if poor else Fraction(0)
+    return {
+        "households": households,
+        "poor": poor,
+        "H": str(headcount),
+        "A": str(intensity),
+        "M0": str(headcount * intensity),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Waiting-list priority
+
+
+def _score_of(scoring: Scoring | Mapping[str, Any]) -> Fraction:
+    if isinstance(scoring, Scoring):
+        return Fraction(scoring.score_exact)
+    return Fraction(str(scoring["score_exact"]))
+
+
+def _priority_values(priority: Priority, data: Mapping[str, Any], scoring: Scoring | Mapping[str, Any],
+                     as_of: dt.date) -> list[Any]:
+    namespace = _namespace(priority.measure, data, _as_date(as_of))
+    stored = scoring.to_dict() if isinstance(scoring, Scoring) else scoring
+    namespace.update({name: stored.get(name) for name in _SCORING_NAMES})
+    namespace["score"] = _score_of(scoring)
+    return [key.evaluate(namespace) for key in priority.keys]
+
+
+def _as_priority(measure_or_priority: Measure | Priority) -> Priority:
+    if isinstance(measure_or_priority, Priority):
+        return measure_or_priority
+    return load_priority(measure_or_priority.rules_dir)
+
+
+def priority_key(measure_or_priority: Measure | Priority, data: Mapping[str, Any],
+                 scoring: Scoring | Mapping[str, Any], *, as_of: dt.date) -> tuple[Any, ...]:
+    """Sort key of a household on the waiting list: sort ascending, first place first.
+
+    ``scoring`` is a Scoring or its stored ``to_dict()``. An empty value sorts after all others.
+    """
+    priority = _as_priority(measure_or_priority)
+    parts = []
+    for key, value in zip(priority.keys, _priority_values(priority, data, scoring, as_of), strict=True):
+        if value is None:
+            parts.append((1, 0))
+            continue
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, int | float | Fraction):
+            raise TypeError(f"{PRIORITY_FILE}: key {key.key!r} must work out to a number or yes/no, "
+                            f"not {value!r}")
+        parts.append((0, -value if key.descending else value))
+    return tuple(parts)
+
+
+def explain_priority(measure_or_priority: Measure | Priority, data: Mapping[str, Any],
+                     scoring: Scoring | Mapping[str, Any], *, as_of: dt.date) -> list[dict[str, Any]]:
+    """The household's value of each priority key, in order, with its label, for display."""
+    priority = _as_priority(measure_or_priority)
+    values = _priority_values(priority, data, scoring, as_of)
+    return [
+        {
+            "key": key.key,
+            "label": key.label,
+            "value": _jsonable(value),
+            "direction": "descending" if key.descending else "ascending",
+        }
+        for key, value in zip(priority.keys, values, strict=True)
+    ]

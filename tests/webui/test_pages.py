@@ -1,0 +1,126 @@
+"""The pages as staff use them: login, inbox, task form with errors, case page; Arabic and English."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import Clock
+from tests.factories import member
+
+
+def _task_link(html: str) -> str:
+    match = re.search(r'href="(/tasks/[0-9a-f-]{36})"', html)
+    assert match, "the inbox should link to a task"
+    return match.group(1)
+
+
+def _start(browser: FlaskClient, national_id: str = "123456782") -> str:
+    response = browser.post("/cases/new", data={"national_id": national_id, "consent": "1"})
+    assert response.status_code == 302
+    location: str = response.headers["Location"]
+    assert location.startswith("/tasks/")
+    return location
+
+
+def test_login_is_refused_with_a_wrong_password_and_demo_passwords_outside_demo_mode(
+        client: FlaskClient, app: Flask) -> None:
+    response = client.post("/login", data={"username": "reception1", "password": "wrong", "lang": "en"})
+    assert response.status_code == 401 and "Wrong username or password." in response.get_data(as_text=True)
+    app.config["DEMO_MODE"] = False
+    response = client.post("/login", data={"username": "reception1", "password": "demo", "lang": "en"})
+    assert response.status_code == 401
+
+
+def test_logins_lock_after_repeated_failures(client: FlaskClient) -> None:
+    for _ in range(5):
+        client.post("/login", data={"username": "supervisor1", "password": "nope"})
+    response = client.post("/login", data={"username": "supervisor1", "password": "demo", "lang": "en"})
+    assert "Too many failed attempts" in response.get_data(as_text=True)
+
+
+def test_pages_need_a_login(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_reception_starts_a_registration_and_sees_it_first_in_my_tasks(login_as: Callable[..., FlaskClient]) -> None:
+    browser = login_as("reception1")
+    task_url = _start(browser)
+    inbox = browser.get("/").get_data(as_text=True)
+    assert "My tasks" in inbox and task_url in inbox and "Register the household" in inbox
+    page = browser.get(task_url).get_data(as_text=True)
+    assert 'name="members-0-national_id"' in page and "Reasons for the request" in page
+
+
+def test_an_invalid_submission_shows_errors_beside_the_fields_in_arabic(
+        login_as: Callable[..., FlaskClient]) -> None:
+    browser = login_as("reception1", lang="ar")
+    task_url = _start(browser)
+    response = browser.post(task_url, data={"members-0-national_id": "123456789", "members-0-relation": "head",
+                                            "rooms": "ثلاث"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'dir="rtl"' in html
+    assert "رقم الهوية غير صحيح (9 أرقام مع رقم التحقق)." in html
+    assert "هذا الحقل مطلوب." in html
+    assert 'value="123456789"' in html  # what the user typed is kept
+
+
+def test_a_complete_registration_moves_the_case_to_recommendation(login_as: Callable[..., FlaskClient]) -> None:
+    browser = login_as("reception1")
+    task_url = _start(browser)
+    head = member()
+    form = {
+        "consent_data_exchange": "1", "head_national_id": head["national_id"], "phone": "0599000111",
+        "governorate": "PS-RBH", "locality": "Ramallah", "reasons": ["illness"], "reasons_details": "Ill.",
+        "monthly_income": "600", "dwelling_type": "house", "dwelling_tenure": "owned", "rooms": "2",
+        "water_source": "public_network", "sanitation": "public_sewer", "cooking_fuel": "gas",
+        "members-0-national_id": head["national_id"], "members-0-name_ar": "خالد عمر", "members-0-relation": "head",
+        "members-0-sex": "male", "members-0-birth_date": "1970-01-01", "members-0-chronic_illness": "1",
+    }
+    response = browser.post(task_url, data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Recommend on eligibility" in page
+    assert "Eligibility: multidimensional poverty" in page and 'data-testid="indicators"' in page
+
+
+def test_overdue_tasks_stand_out_in_the_inbox(login_as: Callable[..., FlaskClient], clock: Clock) -> None:
+    browser = login_as("reception1")
+    _start(browser)
+    assert "Overdue" not in browser.get("/").get_data(as_text=True)
+    clock.advance(days=3)  # the registration is due in two days
+    html = browser.get("/").get_data(as_text=True)
+    assert 'class="overdue"' in html and "Overdue" in html
+
+
+def test_the_language_switch_turns_the_page_arabic(login_as: Callable[..., FlaskClient]) -> None:
+    browser = login_as("supervisor1")
+    assert 'dir="ltr"' in browser.get("/").get_data(as_text=True)
+    browser.post("/language/ar", data={"next": "/"})
+    html = browser.get("/").get_data(as_text=True)
+    assert 'dir="rtl"' in html and "صندوق المهام" in html and "المهام المفتوحة لدوري" in html
+
+
+def test_another_directorates_case_page_is_not_found(login_as: Callable[..., FlaskClient]) -> None:
+    reception = login_as("reception1")
+    task_url = _start(reception)
+    case_link = re.search(r'href="(/cases/\d+)"', reception.get(task_url).get_data(as_text=True))
+    assert case_link
+    assert reception.get(case_link.group(1)).status_code == 200
+    assert login_as("supervisor2").get(case_link.group(1)).status_code == 404
+    assert login_as("reception2").get(task_url).status_code == 404
+
+
+def test_only_reception_opens_registrations(login_as: Callable[..., FlaskClient]) -> None:
+    assert login_as("casemanager1").get("/cases/new").status_code == 403
+
+
+def test_the_analyst_sees_the_process_check(login_as: Callable[..., FlaskClient]) -> None:
+    html = login_as("analyst").get("/processes/").get_data(as_text=True)
+    assert "case_management.bpmn" in html and "No problems" in html
+    assert login_as("reception1").get("/processes/").status_code == 404
