@@ -22,7 +22,7 @@ from engine.forms import FormDef, load_form
 from engine.library import Library, deploy
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
-from registry.errors import NotPermitted
+from registry.errors import DuplicateApplicant, NotPermitted
 from registry.models import (
     AuditEvent,
     Case,
@@ -391,6 +391,10 @@ def begin_registration(session: Session, *, actor: User, library: Library, natio
 
     A ministry that fails or times out never blocks the registration: the form says which one.
     """
+    existing = session.scalar(select(Case).where(Case.applicant_national_id == national_id,
+                                                 Case.status == CaseStatus.OPEN.value))
+    if existing is not None:
+        raise DuplicateApplicant(existing.reference if existing.directorate.code == actor.scope else None)
     prefill: dict[str, Any] = {"consent_for_lookup": consent}
     if consent and sources:
         from registry.ministries import prefill_registration

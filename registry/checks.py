@@ -11,6 +11,10 @@ from registry import eligibility
 def check_all(library: Library) -> dict[str, list[str]]:
     """Problems per file (relative to the project); an empty list means the file is fine."""
     report = check_library(library)
-    rules = eligibility.check_rules(library.rules_dir)
-    report[str(Path(library.rules_dir) / "poverty_measure.yaml")] = rules
+    for name in ("poverty_measure.yaml", "poverty_category.dmn", "priority.yaml"):
+        report.setdefault(str(Path(library.rules_dir) / name), [])
+    for problem in eligibility.check_rules(library.rules_dir, forms_dir=library.forms_dir):
+        # Each problem starts with the rule file it is about.
+        name = problem.split(":", 1)[0]
+        report.setdefault(str(Path(library.rules_dir) / name), []).append(problem)
     return report

@@ -8,7 +8,7 @@ from engine.errors import EngineError, FormInvalid, NotFoundForActor, StaleState
 
 __all__ = [
     "EngineError", "FormInvalid", "NotFoundForActor", "StaleState", "TaskAlreadyCompleted",
-    "InvalidCredentials", "LoginLocked", "NotPermitted", "RegistryError",
+    "DuplicateApplicant", "InvalidCredentials", "LoginLocked", "NotPermitted", "RegistryError",
 ]
 
 
@@ -24,6 +24,14 @@ class LoginLocked(RegistryError):
     def __init__(self, until: dt.datetime) -> None:
         super().__init__(f"locked until {until}")
         self.until = until
+
+
+class DuplicateApplicant(RegistryError):
+    """The applicant already has an open case; ``reference`` is None when it is in another directorate."""
+
+    def __init__(self, reference: str | None) -> None:
+        super().__init__(f"open case exists: {reference or 'in another directorate'}")
+        self.reference = reference
 
 
 class NotPermitted(RegistryError):

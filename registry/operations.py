@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,12 +34,18 @@ from registry.names import search_key
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MAX_EXTENSION_WEEKS = 12
+MINISTRY_TIMEZONE = ZoneInfo("Asia/Hebron")
 # Registration values kept in their own columns or tables, or that belong to the case, not the home.
 _NOT_LIVING_CONDITIONS = frozenset({
     "members", "governorate", "locality", "address", "phone", "reasons", "reasons_details",
     "consent_data_exchange", "head_national_id", "notes", "case_id", "case_reference", "directorate",
     "initiator", "channel", "prefill_provenance", "prefill_unavailable", "corrections",
 })
+
+
+def local_date(now: dt.datetime) -> dt.date:
+    """The ministry's calendar date (ages and deadlines follow Palestine's day, not UTC's)."""
+    return now.astimezone(MINISTRY_TIMEZONE).date()
 
 
 def _case(context: OperationContext) -> Case:
@@ -116,10 +123,13 @@ def store_score(session: Session, *, household_id: int, case_id: int | None, dir
                 data: dict[str, Any], rules_dir: str | None, actor_id: int | None,
                 now: dt.datetime) -> eligibility.Scoring:
     measure = eligibility.load_measure(rules_dir or DATA_DIR.parent / "rules")
-    scoring = eligibility.score_household(measure, data, as_of=now.date())
+    scoring = eligibility.score_household(measure, data, as_of=local_date(now))
+    # Each indicator row carries its dimension's label, so the explanation reads without the rule files.
+    dimension_labels = {d.key: dict(d.label) for d in measure.dimensions}
+    indicators = [{**i, "dimension_label": dimension_labels.get(i["dimension"])} for i in scoring.indicators]
     session.add(EligibilityScore(
         household_id=household_id, case_id=case_id, directorate_id=directorate_id,
-        rule_version=scoring.rule_version, inputs=scoring.inputs, indicators=scoring.indicators,
+        rule_version=scoring.rule_version, inputs=scoring.inputs, indicators=indicators,
         score=scoring.score, score_exact=scoring.score_exact, category=scoring.category,
         details=scoring.to_dict(), created_at=now, created_by_id=actor_id,
     ))
@@ -163,7 +173,8 @@ def extend_plan(context: OperationContext, weeks: Any = None, current_end: Any =
     """Push the plan's end a short period (at most 12 weeks) past the later of its end and today."""
     case = _case(context)
     span = max(1, min(int(weeks or 0), MAX_EXTENSION_WEEKS))
-    start = max(_date_or_none(current_end) or context.now.date(), context.now.date())
+    today = local_date(context.now)
+    start = max(_date_or_none(current_end) or today, today)
     new_end = start + dt.timedelta(weeks=span)
     before = case.plan_end_date.isoformat() if case.plan_end_date else None
     case.plan_end_date = new_end

@@ -15,7 +15,7 @@ from engine.errors import (
     TaskAlreadyCompleted,
     TaskNotClaimable,
 )
-from registry.errors import NotPermitted
+from registry.errors import DuplicateApplicant, NotPermitted
 from webui.rendering import when
 
 
@@ -29,6 +29,9 @@ def describe(error: Exception) -> tuple[int, str]:
         return 409, _("This task is claimed by %(by)s.", by=error.by or "?")
     if isinstance(error, StaleState):
         return 409, _("The case changed since this form was opened; nothing was saved. Reload the task.")
+    if isinstance(error, DuplicateApplicant):
+        return 409, _("This applicant already has an open case (%(where)s).",
+                      where=error.reference or _("in another directorate"))
     if isinstance(error, NotPermitted):
         return 403, _("Your role may not do this.")
     if isinstance(error, OperationFailed):
@@ -51,7 +54,7 @@ def register_error_handlers(app: Flask) -> None:
             return jsonify({"error": message, "type": type(error).__name__}), status
         return render_template("error.html", message=message, status=status), status
 
-    for kind in (NotFoundForActor, TaskAlreadyCompleted, TaskNotClaimable, StaleState, NotPermitted,
+    for kind in (NotFoundForActor, TaskAlreadyCompleted, TaskNotClaimable, StaleState, NotPermitted, DuplicateApplicant,
                  OperationFailed, ProcessInvalid):
         app.register_error_handler(kind, handle)
 
