@@ -1,0 +1,58 @@
+"""Deployed versions: one per content, specs stored once, running cases stay on theirs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from engine.library import Library, deploy
+from engine.models import ProcessInstance, ProcessVersion
+from registry import cases
+from registry.models import CASE_ROLES, User
+from tests.conftest import Clock
+from tests.factories import registration
+from webui.db import db_session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_changed_files_deploy_a_new_version_and_running_cases_keep_theirs(app: Flask, clock: Clock,
+                                                                          tmp_path: Path) -> None:
+    for name in ("processes", "forms", "rules"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    library = Library(processes_dir=tmp_path / "processes", forms_dir=tmp_path / "forms",
+                      rules_dir=tmp_path / "rules", roles=CASE_ROLES)
+    with app.app_context():
+        session = db_session()
+        first = deploy(session, library, "case_management")
+        assert deploy(session, library, "case_management").id == first.id  # same content, same version
+        reception = session.scalar(select(User).where(User.username == "reception1"))
+        old_case = cases.start_registration(session, actor=reception, library=library, now=clock())
+
+        bpmn = library.processes_dir / "case_management.bpmn"
+        bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="dueIn" value="P2D"', 'name="dueIn" value="P1D"'),
+                        encoding="utf-8")
+        new_case = cases.start_registration(session, actor=reception, library=library, now=clock())
+        versions = session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)).all()
+        assert [v.version for v in versions] == [1, 2]
+        assert session.scalar(select(func.count(ProcessVersion.id))) == 2
+
+        instances = {c.id: session.get(ProcessInstance, c.instance_id) for c in (old_case, new_case)}
+        assert instances[old_case.id].process_version_id == versions[0].id
+        assert instances[new_case.id].process_version_id == versions[1].id
+        assert '"spec"' not in instances[old_case.id].state  # the spec lives once, on the version row
+
+        due = {}
+        for case in (old_case, new_case):
+            task = cases.first_task_for(session, actor=reception, case_id=case.id)
+            assert task is not None
+            due[case.id] = task.due_at - clock()
+        assert (due[old_case.id].days, due[new_case.id].days) == (2, 1)
+        # The old case goes on under version 1.
+        task = cases.first_task_for(session, actor=reception, case_id=old_case.id)
+        ready = cases.complete_task(session, actor=reception, library=library, task_id=task.id,
+                                    data=registration(), now=clock())
+        assert [r.spec_id for r in ready] == ["recommend_eligibility"]
