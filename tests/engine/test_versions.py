@@ -33,8 +33,8 @@ def test_changed_files_deploy_a_new_version_and_running_cases_keep_theirs(app: F
         old_case = cases.start_registration(session, actor=reception, library=library, now=clock())
 
         bpmn = library.processes_dir / "case_management.bpmn"
-        bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="dueIn" value="P2D"', 'name="dueIn" value="P1D"'),
-                        encoding="utf-8")
+        text = bpmn.read_text(encoding="utf-8")
+        bpmn.write_text(text.replace('name="dueIn" value="P2D"', 'name="dueIn" value="P1D"'), encoding="utf-8")
         new_case = cases.start_registration(session, actor=reception, library=library, now=clock())
         versions = session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)).all()
         assert [v.version for v in versions] == [1, 2]
