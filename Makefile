@@ -33,6 +33,8 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 check: $(STAMP)
 	$(FLASK) processes check

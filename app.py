@@ -26,6 +26,7 @@ def default_config() -> dict[str, Any]:
         "MINISTRY_TIMEOUT": 3.0,
         "MINISTRY_RETRIES": 2,
         "BABEL_DEFAULT_LOCALE": "ar",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Hebron",
         "LANGUAGES": ("ar", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

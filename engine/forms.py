@@ -361,12 +361,3 @@ def static_choices(form: FormDef) -> dict[str, list[str]]:
 
     walk(form.fields, "")
     return found
-
-
-def field_error_messages() -> tuple[str, ...]:
-    """Every error code the validator can produce, for the web layer's translations."""
-    return ("required", "invalid_integer", "invalid_number", "invalid_date", "invalid_boolean",
-            "invalid_choice", "invalid_multichoice", "invalid_national_id", "invalid_phone",
-            "invalid_text", "invalid_textarea", "invalid_group", "invalid_file", "too_long",
-            "too_large", "out_of_range", "too_few_items", "invalid", "invalid_type")
-

@@ -114,7 +114,7 @@ def _choices_for(session: Session, form: FormDef, scope: str) -> dict[str, list[
     return choices
 
 
-def validate_for_task(session: Session, library: Library, record: TaskRecord, instance: ProcessInstance,
+def _validate_for_task(session: Session, library: Library, record: TaskRecord, instance: ProcessInstance,
                       data: Mapping[str, Any], context: Mapping[str, Any], now: dt.datetime,
                       actor_id: int | None) -> dict[str, Any]:
     form = load_form(library.forms_dir, record.form_key)
@@ -162,7 +162,7 @@ def complete_task(
         task = workflow.tasks.get(UUID(task_id))
         if task is None or task.state != SpiffState.READY:
             raise StaleState(task_id)
-        cleaned = validate_for_task(session, library, record, instance, data, task.data, now, actor_id)
+        cleaned = _validate_for_task(session, library, record, instance, data, task.data, now, actor_id)
         task.data.update(cleaned)
         task.run()
         workflow.do_engine_steps()
@@ -181,15 +181,6 @@ def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
     workflow = _workflow(instance, SafeScriptEngine())
     task = workflow.tasks.get(UUID(record.id))
     return dict(task.data) if task is not None else dict(workflow.data)
-
-
-def instance_data(session: Session, instance: ProcessInstance) -> dict[str, Any]:
-    """The latest data of an instance: the ready tasks' data, or the final data when it ended."""
-    workflow = _workflow(instance, SafeScriptEngine())
-    ready = workflow.get_tasks(state=SpiffState.READY, manual=True)
-    if ready:
-        return dict(ready[0].data)
-    return dict(workflow.data) or dict(workflow.last_task.data if workflow.last_task else {})
 
 
 def claim_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct, now: dt.datetime) -> TaskRecord:

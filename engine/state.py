@@ -107,6 +107,7 @@ def compact(workflow: BpmnWorkflow) -> int:
                 removed += _remove_subtree(workflow, workflow.tasks[child_id])
         workflow.tasks.pop(doomed.id)
         removed += 1
+    assert start is not None and keep_parent is not None
     start._children = [keep_parent.id]
     keep_parent._parent = start.id
     if workflow.last_task is not None and workflow.last_task.id not in workflow.tasks:

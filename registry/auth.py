@@ -33,6 +33,7 @@ def authenticate(session: Session, *, username: str, password: str, demo_mode: b
         raise InvalidCredentials()
     if user.locked_until is not None and user.locked_until > now:
         raise LoginLocked(user.locked_until)
+    ok: bool
     try:
         ok = _HASHER.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -17,6 +17,7 @@ from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from engine import runtime
+from engine.catalog import CHOICE_PROVIDERS
 from engine.errors import FormInvalid, NotFoundForActor, TaskAlreadyCompleted, TaskNotClaimable
 from engine.forms import FormDef, load_form
 from engine.library import Library, deploy
@@ -169,8 +170,6 @@ def task_for_actor(session: Session, *, actor: User, task_id: str) -> TaskRecord
 
 def open_task(session: Session, *, actor: User, library: Library, task_id: str) -> TaskView:
     """A task with its form, the values to show, and the case it belongs to."""
-    from engine.catalog import CHOICE_PROVIDERS
-
     record = task_for_actor(session, actor=actor, task_id=task_id)
     case = _case_of(session, record)
     form = load_form(library.forms_dir, record.form_key)

@@ -904,7 +904,7 @@ def _score(measure: Measure, data: Mapping[str, Any], as_of: dt.date, as_of_text
             dimensions_hit |= step.dimension_bit
         if type(value) not in _PLAIN_TYPES:
             value = _jsonable(value)
-        row = step.row.copy()  # the fixed part (key, labels, weight) is shared; copy() is the cheap way
+        row = dict(step.row)  # the fixed part (key, labels, weight) is shared; copy() is the cheap way
         row["value"] = value
         row["deprived"] = deprived
         rows.append(row)
@@ -1021,7 +1021,7 @@ def priority_key(measure_or_priority: Measure | Priority, data: Mapping[str, Any
     ``scoring`` is a Scoring or its stored ``to_dict()``. An empty value sorts after all others.
     """
     priority = _as_priority(measure_or_priority)
-    parts = []
+    parts: list[tuple[int, Any]] = []
     for key, value in zip(priority.keys, _priority_values(priority, data, scoring, as_of), strict=True):
         if value is None:
             parts.append((1, 0))
