@@ -236,8 +236,20 @@ def _marshmallow_field(f: FieldDef, choices: Mapping[str, list[str]]) -> fields.
     return fields.List(fields.Nested(nested, unknown=EXCLUDE), **common)
 
 
+_SCHEMAS: dict[tuple[int, tuple[tuple[str, tuple[str, ...]], ...]], tuple[Any, type[Schema]]] = {}
+
+
 def _schema(defs: tuple[FieldDef, ...], choices: Mapping[str, list[str]]) -> type[Schema]:
-    return Schema.from_dict({f.name: _marshmallow_field(f, choices) for f in defs})
+    """The marshmallow schema of a form, built once per form definition and set of allowed choices."""
+    key = (id(defs), tuple(sorted((name, tuple(values)) for name, values in choices.items())))
+    cached = _SCHEMAS.get(key)
+    if cached is not None and cached[0] is defs:
+        return cached[1]
+    schema = Schema.from_dict({f.name: _marshmallow_field(f, choices) for f in defs})
+    if len(_SCHEMAS) > 512:
+        _SCHEMAS.clear()
+    _SCHEMAS[key] = (defs, schema)  # holding ``defs`` keeps its id from being reused
+    return schema
 
 
 def _blank_to_none(value: Any) -> Any:

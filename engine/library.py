@@ -235,5 +235,5 @@ def deploy(session: Session, library: Library, process_id: str) -> ProcessVersio
     )
     session.add(version)
     session.flush()
-    load_spec(version.content_hash, version.spec_json)
+    load_spec(version.content_hash, lambda: version.spec_json)
     return version

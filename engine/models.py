@@ -22,8 +22,9 @@ class ProcessVersion(Base):
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     version: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    spec_json: Mapped[str] = mapped_column(Text)
-    sources: Mapped[dict[str, Any]]
+    # Large and needed only once per process (the spec) or for auditing (the sources): loaded on demand.
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
+    sources: Mapped[dict[str, Any]] = mapped_column(deferred=True)
     deployed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -49,7 +50,8 @@ class ProcessInstance(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
 
-    process_version: Mapped[ProcessVersion] = relationship(lazy="joined", innerjoin=True)
+    # Loaded only on a spec-cache miss: the hot path finds the spec by version id in memory.
+    process_version: Mapped[ProcessVersion] = relationship(lazy="select")
 
     # SQLAlchemy checks and bumps this on every UPDATE: a stale writer gets StaleDataError.
     __mapper_args__ = {"version_id_col": lock_version}

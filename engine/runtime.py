@@ -54,9 +54,20 @@ def _engine(session: Session, instance: ProcessInstance, actor_id: int | None, n
     return SafeScriptEngine(context)
 
 
+_HASH_OF_VERSION: dict[int, str] = {}
+
+
+def _spec_of(instance: ProcessInstance) -> tuple[Any, dict[str, Any]]:
+    """The instance's deployed spec; versions never change, so their hash is remembered by id."""
+    content_hash = _HASH_OF_VERSION.get(instance.process_version_id)
+    if content_hash is None:
+        content_hash = _HASH_OF_VERSION.setdefault(instance.process_version_id,
+                                                   instance.process_version.content_hash)
+    return load_spec(content_hash, lambda: instance.process_version.spec_json)
+
+
 def _workflow(instance: ProcessInstance, script_engine: SafeScriptEngine) -> BpmnWorkflow:
-    version = instance.process_version
-    spec, subs = load_spec(version.content_hash, version.spec_json)
+    spec, subs = _spec_of(instance)
     workflow = restore(instance.state, instance.serializer_version, spec, subs)
     workflow.script_engine = script_engine
     return workflow
@@ -78,11 +89,13 @@ def start_instance(
                                serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now)
     session.add(instance)
     session.flush()
-    spec, subs = load_spec(version.content_hash, version.spec_json)
+    spec, subs = load_spec(version.content_hash, lambda: version.spec_json)
     workflow = BpmnWorkflow(spec, subs, script_engine=_engine(session, instance, actor_id, now, library))
     workflow.task_tree.data.update(data)
     workflow.do_engine_steps()
-    return _persist(session, instance, workflow, now, completed=None)
+    advance = _persist(session, instance, workflow, now, completed=None, ready_before=set())
+    session.flush()
+    return advance
 
 
 @contextmanager
@@ -91,25 +104,33 @@ def _guarded(session: Session, task_id: str) -> Iterator[tuple[TaskRecord, Proce
 
     The task row is re-read after the lock, so a writer that waited sees what the first one did.
     """
-    record = session.get(TaskRecord, task_id)
-    if record is None:
-        raise NotFoundForActor(task_id)
-    instance = session.scalars(
-        select(ProcessInstance).where(ProcessInstance.id == record.instance_id)
+    row = session.execute(
+        select(TaskRecord, ProcessInstance).join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id)
+        .where(TaskRecord.id == task_id)
         .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
-    ).one()
-    session.refresh(record)
+    ).first()
+    if row is None:
+        raise NotFoundForActor(task_id)
+    record, instance = row[0], row[1]
     try:
         yield record, instance
-        session.flush()
-    except StaleDataError:
+    except StaleDataError:  # an autoflush met a newer version written by someone else
         raise StaleState(task_id) from None
 
 
-def _choices_for(session: Session, form: FormDef, scope: str) -> dict[str, list[str]]:
+def _refused(session: Session, record: TaskRecord, task_id: str) -> Exception:
+    """Why a task that looked ready is not: someone completed it meanwhile, or the case moved on."""
+    session.refresh(record)
+    if record.state == TaskState.COMPLETED.value:
+        return TaskAlreadyCompleted(by=record.completed_by_id, at=record.completed_at)
+    return StaleState(task_id)
+
+
+def _choices_for(session: Session, form: FormDef, scope: str, data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Allowed values per choice field; a provider is asked only when its field has a value to check."""
     choices = static_choices(form)
     for f in form.fields:
-        if f.choices_from:
+        if f.choices_from and data.get(f.name) not in (None, "", []):
             choices[f.name] = [value for value, _label in CHOICE_PROVIDERS[f.choices_from](session, scope)]
     return choices
 
@@ -129,7 +150,7 @@ def _validate_for_task(session: Session, library: Library, record: TaskRecord, i
                 errors.setdefault(field_name, []).extend(codes)
         return errors
 
-    return validate_submission(form, data, choices=_choices_for(session, form, instance.scope),
+    return validate_submission(form, data, choices=_choices_for(session, form, instance.scope, data),
                                context=context, extra_checks=run_checks)
 
 
@@ -143,11 +164,13 @@ def complete_task(
     may_act: MayAct,
     now: dt.datetime,
     expected_version: int | None = None,
+    prepare: Callable[[TaskRecord], Mapping[str, Any]] | None = None,
 ) -> Advance:
     """Validate ``data`` against the task's form, complete the task and run the engine to the next wait.
 
-    Raises NotFoundForActor, TaskAlreadyCompleted, StaleState, FormInvalid or OperationFailed;
-    on any of them nothing has changed.
+    ``prepare`` turns the submission into form data once the task is loaded and authorized (the
+    domain stores uploaded files there). Raises NotFoundForActor, TaskAlreadyCompleted, StaleState,
+    FormInvalid or OperationFailed; on any of them nothing has changed.
     """
     with _guarded(session, task_id) as (record, instance):
         if not may_act(record):
@@ -161,8 +184,11 @@ def complete_task(
         workflow = _workflow(instance, _engine(session, instance, actor_id, now, library))
         task = workflow.tasks.get(UUID(task_id))
         if task is None or task.state != SpiffState.READY:
-            raise StaleState(task_id)
+            raise _refused(session, record, task_id)
+        if prepare is not None:
+            data = prepare(record)
         cleaned = _validate_for_task(session, library, record, instance, data, task.data, now, actor_id)
+        ready_before = _ready_ids(workflow)
         task.data.update(cleaned)
         task.run()
         workflow.do_engine_steps()
@@ -171,7 +197,7 @@ def complete_task(
         record.completed_by_id = actor_id
         record.assignee_id = record.assignee_id or actor_id
         record.data = cleaned
-        return _persist(session, instance, workflow, now, completed=record)
+        return _persist(session, instance, workflow, now, completed=record, ready_before=ready_before)
 
 
 def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
@@ -185,6 +211,7 @@ def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
 
 def claim_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct, now: dt.datetime) -> TaskRecord:
     with _guarded(session, task_id) as (record, _instance):
+        session.refresh(record)  # a claim made while we waited for the lock must be seen
         if not may_act(record):
             raise NotFoundForActor(task_id)
         if record.state != TaskState.READY.value:
@@ -198,6 +225,7 @@ def claim_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct
 
 def release_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct) -> TaskRecord:
     with _guarded(session, task_id) as (record, _instance):
+        session.refresh(record)  # a claim made while we waited for the lock must be seen
         if not may_act(record):
             raise NotFoundForActor(task_id)
         if record.state != TaskState.READY.value:
@@ -209,8 +237,12 @@ def release_task(session: Session, *, task_id: str, actor_id: int, may_act: MayA
         return record
 
 
+def _ready_ids(workflow: BpmnWorkflow) -> set[str]:
+    return {str(t.id) for t in workflow.get_tasks(state=SpiffState.READY, manual=True)}
+
+
 def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime,
-             completed: TaskRecord | None) -> Advance:
+             completed: TaskRecord | None, ready_before: set[str]) -> Advance:
     compact(workflow)
     instance.state = save(workflow)
     instance.serializer_version = SERIALIZER_VERSION
@@ -218,27 +250,34 @@ def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
     if workflow.is_completed():
         instance.status = InstanceStatus.COMPLETED.value
         instance.completed_at = now
-    ready = _sync_task_index(session, instance, workflow, now, completed)
-    session.flush()
+    ready = _sync_task_index(session, instance, workflow, now, completed, ready_before)
     last = workflow.last_task
     data = dict(workflow.data) if workflow.is_completed() else dict(last.data if last else {})
     return Advance(instance=instance, completed=completed, ready=ready, data=data)
 
 
 def _sync_task_index(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime,
-                     completed: TaskRecord | None) -> list[TaskRecord]:
+                     completed: TaskRecord | None, ready_before: set[str]) -> list[TaskRecord]:
+    """Index rows follow the workflow: new ready tasks are added, vanished ones cancelled.
+
+    Rows are ready exactly when their workflow task was ready before this step, so comparing the
+    ready ids before and after needs no query of the index.
+    """
     live = {str(t.id): t for t in workflow.get_tasks(state=SpiffState.READY, manual=True)}
-    rows = session.scalars(
-        select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.state == TaskState.READY.value)
-    ).all()
-    known = {row.id for row in rows}
-    for row in rows:
-        if row.id not in live and row is not completed:
+    ready: list[TaskRecord] = []
+    for task_id in ready_before:
+        if completed is not None and task_id == completed.id:
+            continue
+        row = session.get(TaskRecord, task_id)
+        if row is None:
+            continue
+        if task_id in live:
+            ready.append(row)
+        else:
             row.state = TaskState.CANCELLED.value
             row.completed_at = now
-    ready = [row for row in rows if row.id in live]
     for task_id, task in live.items():
-        if task_id in known:
+        if task_id in ready_before:
             continue
         props = user_task_properties(task.task_spec)
         record = TaskRecord(

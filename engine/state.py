@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -51,13 +51,21 @@ def spec_to_json(spec: Any, subprocess_specs: dict[str, Any]) -> str:
     })
 
 
-@functools.lru_cache(maxsize=64)
-def load_spec(content_hash: str, spec_json: str) -> tuple[Any, dict[str, Any]]:
-    """Restore a deployed spec once per process; specs are immutable, keyed by content hash."""
-    dct = json.loads(spec_json)
-    spec = STANDARD.from_dict(dct["spec"])
-    subs = {name: STANDARD.from_dict(sub) for name, sub in dct["subprocess_specs"].items()}
-    return spec, subs
+_SPECS: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+
+def load_spec(content_hash: str, spec_json: Callable[[], str]) -> tuple[Any, dict[str, Any]]:
+    """Restore a deployed spec once per process; specs are immutable, keyed by content hash.
+
+    ``spec_json`` is called only on a miss, so the large column is read once per process.
+    """
+    cached = _SPECS.get(content_hash)
+    if cached is None:
+        dct = json.loads(spec_json())
+        spec = STANDARD.from_dict(dct["spec"])
+        subs = {name: STANDARD.from_dict(sub) for name, sub in dct["subprocess_specs"].items()}
+        cached = _SPECS.setdefault(content_hash, (spec, subs))
+    return cached
 
 
 def save(workflow: BpmnWorkflow) -> str:

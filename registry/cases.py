@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
 from engine.catalog import CHOICE_PROVIDERS
-from engine.errors import FormInvalid, NotFoundForActor, TaskAlreadyCompleted, TaskNotClaimable
+from engine.errors import FormInvalid, NotFoundForActor, StaleState, TaskAlreadyCompleted, TaskNotClaimable
 from engine.forms import FormDef, load_form
 from engine.library import Library, deploy
 from engine.models import ProcessInstance, TaskRecord, TaskState
@@ -87,6 +88,8 @@ def start_registration(
         initial.update((prefill or {}).get("values", {}))
         if applicant_national_id:
             initial["head_national_id"] = applicant_national_id
+        if (prefill or {}).get("consent_for_lookup"):
+            initial["consent_data_exchange"] = True
         advance = runtime.start_instance(session, library=library, version=version, business_key=str(case.id),
                                          scope=actor.directorate.code, data=initial, actor_id=actor.id, now=now)
         case.instance_id = advance.instance.id
@@ -189,7 +192,7 @@ def claim_task(session: Session, *, actor: User, task_id: str, now: dt.datetime)
     try:
         record = runtime.claim_task(session, task_id=task_id, actor_id=actor.id, may_act=_may_see(actor), now=now)
         record_event(session, actor_id=actor.id, case_id=int(record.business_key), action="task_claimed", at=now,
-                     details={"task": record.spec_id, "title": record.title})
+                     details={"task": record.spec_id, "title": record.title, "form": record.form_key})
         session.commit()
     except TaskAlreadyCompleted as err:
         session.rollback()
@@ -207,7 +210,7 @@ def release_task(session: Session, *, actor: User, task_id: str, now: dt.datetim
     try:
         record = runtime.release_task(session, task_id=task_id, actor_id=actor.id, may_act=_may_see(actor))
         record_event(session, actor_id=actor.id, case_id=int(record.business_key), action="task_released", at=now,
-                     details={"task": record.spec_id, "title": record.title})
+                     details={"task": record.spec_id, "title": record.title, "form": record.form_key})
         session.commit()
     except TaskNotClaimable as err:
         session.rollback()
@@ -234,21 +237,36 @@ def complete_task(
     together; on any error nothing is kept.
     """
     try:
-        record = task_for_actor(session, actor=actor, task_id=task_id)
-        case = _case_of(session, record)
-        form = load_form(library.forms_dir, record.form_key)
-        submitted = _store_uploads(session, actor=actor, case=case, form=form, data=data, now=now)
+        def store_uploads(record: TaskRecord) -> dict[str, Any]:
+            return _store_uploads(session, actor=actor, case_id=int(record.business_key),
+                                  form=load_form(library.forms_dir, record.form_key), data=data, now=now)
+
         advance = runtime.complete_task(session, library=library, task_id=task_id, actor_id=actor.id,
-                                        data=submitted, may_act=_may_see(actor), now=now,
-                                        expected_version=expected_version)
-        if advance.completed is not None and advance.completed.data and advance.completed.data.get("plan_end_date"):
-            case.plan_end_date = dt.date.fromisoformat(advance.completed.data["plan_end_date"])
-        _follow(case, advance)
-        record_event(session, actor_id=actor.id, case_id=case.id, action="task_completed", at=now,
+                                        data=data, may_act=_may_see(actor), now=now,
+                                        expected_version=expected_version, prepare=store_uploads)
+        record = advance.completed
+        assert record is not None
+        case_id = int(record.business_key)
+        completed_data = record.data
+        record_event(session, actor_id=actor.id, case_id=case_id, action="task_completed", at=now,
                      details={"task": record.spec_id, "title": record.title, "form": record.form_key,
-                              "data": advance.completed.data if advance.completed else None,
-                              "next": [r.spec_id for r in advance.ready]})
+                              "data": completed_data, "next": [r.spec_id for r in advance.ready]})
+        changes: dict[str, Any] = {}
+        stages = [r.stage for r in advance.ready if r.stage]
+        if stages and stages[0] != record.stage:  # the case's stage is the stage of its ready task
+            changes["stage"] = stages[0]
+        if completed_data and completed_data.get("plan_end_date"):
+            changes["plan_end_date"] = dt.date.fromisoformat(completed_data["plan_end_date"])
+        if changes:  # one UPDATE, without loading the case: completing a task stays cheap
+            session.execute(update(Case).where(Case.id == case_id).values(**changes),
+                            execution_options={"synchronize_session": False})
+            loaded = session.identity_map.get(session.identity_key(Case, case_id))
+            if loaded is not None:
+                session.expire(loaded, list(changes))
         session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleState(task_id) from None
     except TaskAlreadyCompleted as err:
         session.rollback()
         raise TaskAlreadyCompleted(by=_user_name(session, err.by), at=err.at) from None
@@ -261,7 +279,7 @@ def complete_task(
     return advance.ready
 
 
-def _store_uploads(session: Session, *, actor: User, case: Case, form: FormDef, data: Mapping[str, Any],
+def _store_uploads(session: Session, *, actor: User, case_id: int, form: FormDef, data: Mapping[str, Any],
                    now: dt.datetime) -> dict[str, Any]:
     """Replace uploaded files in file fields by references to stored documents.
 
@@ -289,7 +307,7 @@ def _store_uploads(session: Session, *, actor: User, case: Case, form: FormDef, 
                 raise FormInvalid({f.name: ["invalid_file"]})
             if len(content) > MAX_UPLOAD_BYTES:
                 raise FormInvalid({f.name: ["file_too_large"]})
-            document = Document(case_id=case.id, name=str(item["name"])[:200],
+            document = Document(case_id=case_id, name=str(item["name"])[:200],
                                 content_type=str(item.get("content_type") or "application/octet-stream")[:100],
                                 size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content,
                                 uploaded_by_id=actor.id, uploaded_at=now)

@@ -138,14 +138,13 @@ def store_score(session: Session, *, household_id: int, case_id: int | None, dir
 
 
 def request_documents(context: OperationContext, missing: Any = None, note: Any = None) -> dict[str, Any]:
-    case = _case(context)
-    request = DocumentRequest(case_id=case.id, missing=list(missing or []), note=note,
+    case_id = int(context.business_key)
+    request = DocumentRequest(case_id=case_id, missing=list(missing or []), note=note,
                               requested_by_id=context.actor_id, requested_at=context.now)
     context.session.add(request)
-    context.session.flush()
-    record_event(context.session, actor_id=context.actor_id, case_id=case.id, action="documents_requested",
+    record_event(context.session, actor_id=context.actor_id, case_id=case_id, action="documents_requested",
                  at=context.now, details={"missing": request.missing, "note": note})
-    return {"request_id": request.id, "missing": request.missing}
+    return {"missing": request.missing, "requested_at": context.now.isoformat()}
 
 
 def assign_case_manager(context: OperationContext, preferred: Any = None) -> int:

@@ -24,9 +24,13 @@
         if (el.type === "checkbox") { el.checked = false; } else { el.value = ""; }
       });
       copy.querySelectorAll(".field-error, .source").forEach(function (el) { el.remove(); });
-      copy.querySelectorAll(".has-error").forEach(function (el) { el.classList.remove("has-error"); });
+      copy.querySelectorAll(".has-error, .prefilled").forEach(function (el) {
+        el.classList.remove("has-error", "prefilled");
+      });
       rows.appendChild(copy);
       renumber(group);
+      var first = copy.querySelector("input:not([type=hidden]), select, textarea");
+      if (first) { first.focus(); }
     }
     if (target.classList.contains("remove-row")) {
       var groupEl = target.closest("[data-group]");
