@@ -118,6 +118,16 @@ def _guarded(session: Session, task_id: str) -> Iterator[tuple[TaskRecord, Proce
         raise StaleState(task_id) from None
 
 
+def _check_open_to(record: TaskRecord, actor_id: int, may_act: MayAct) -> None:
+    """The actor may see the task, it is still to do, and nobody else has it."""
+    if not may_act(record):
+        raise NotFoundForActor(record.id)
+    if record.state != TaskState.READY.value:
+        raise TaskAlreadyCompleted(by=record.completed_by_id, at=record.completed_at)
+    if not record.is_free_for(actor_id):
+        raise TaskNotClaimable(by=record.assignee_id)
+
+
 def _refused(session: Session, record: TaskRecord, task_id: str) -> Exception:
     """Why a task that looked ready is not: someone completed it meanwhile, or the case moved on."""
     session.refresh(record)
@@ -173,12 +183,7 @@ def complete_task(
     FormInvalid or OperationFailed; on any of them nothing has changed.
     """
     with _guarded(session, task_id) as (record, instance):
-        if not may_act(record):
-            raise NotFoundForActor(task_id)
-        if record.state != TaskState.READY.value:
-            raise TaskAlreadyCompleted(by=record.completed_by_id, at=record.completed_at)
-        if not record.is_free_for(actor_id):
-            raise TaskNotClaimable(by=record.assignee_id)
+        _check_open_to(record, actor_id, may_act)
         if expected_version is not None and expected_version != instance.lock_version:
             raise StaleState(task_id)
         workflow = _workflow(instance, _engine(session, instance, actor_id, now, library))
@@ -212,12 +217,7 @@ def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
 def claim_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct, now: dt.datetime) -> TaskRecord:
     with _guarded(session, task_id) as (record, _instance):
         session.refresh(record)  # a claim made while we waited for the lock must be seen
-        if not may_act(record):
-            raise NotFoundForActor(task_id)
-        if record.state != TaskState.READY.value:
-            raise TaskAlreadyCompleted(by=record.completed_by_id, at=record.completed_at)
-        if not record.is_free_for(actor_id):
-            raise TaskNotClaimable(by=record.assignee_id)
+        _check_open_to(record, actor_id, may_act)
         record.assignee_id = actor_id
         record.claimed_at = now
         return record

@@ -9,7 +9,8 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,10 +52,22 @@ def _user_name(session: Session, user_id: int | str | None) -> str | None:
     return user.full_name if user else str(user_id)
 
 
-def _commit_or_rollback(session: Session) -> None:
+@contextmanager
+def _unit_of_work(session: Session) -> Iterator[None]:
+    """Commit what the block did, or roll all of it back; refusals name people, not user ids."""
     try:
+        yield
         session.commit()
-    except Exception:
+    except StaleDataError:
+        session.rollback()
+        raise StaleState("the case changed meanwhile") from None
+    except TaskAlreadyCompleted as err:
+        session.rollback()
+        raise TaskAlreadyCompleted(by=_user_name(session, err.by), at=err.at) from None
+    except TaskNotClaimable as err:
+        session.rollback()
+        raise TaskNotClaimable(by=_user_name(session, err.by)) from None
+    except BaseException:
         session.rollback()
         raise
 
@@ -74,7 +87,7 @@ def start_registration(
     """Open a case in the actor's directorate; its registration form becomes the actor's first task."""
     if actor.role != Role.RECEPTION.value or actor.directorate is None:
         raise NotPermitted("only reception staff open registrations")
-    try:
+    with _unit_of_work(session):
         version = deploy(session, library, CASE_PROCESS)
         case = Case(reference="pending", directorate_id=actor.directorate.id, channel=channel,
                     applicant_national_id=applicant_national_id, opened_by_id=actor.id, created_at=now,
@@ -97,10 +110,6 @@ def start_registration(
         record_event(session, actor_id=actor.id, case_id=case.id, action="case_opened", at=now,
                      details={"reference": case.reference, "channel": channel,
                               "process_version": version.version})
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     return case
 
 
@@ -189,35 +198,18 @@ def open_task(session: Session, *, actor: User, library: Library, task_id: str) 
 
 
 def claim_task(session: Session, *, actor: User, task_id: str, now: dt.datetime) -> TaskRecord:
-    try:
+    with _unit_of_work(session):
         record = runtime.claim_task(session, task_id=task_id, actor_id=actor.id, may_act=_may_see(actor), now=now)
         record_event(session, actor_id=actor.id, case_id=int(record.business_key), action="task_claimed", at=now,
                      details={"task": record.spec_id, "title": record.title, "form": record.form_key})
-        session.commit()
-    except TaskAlreadyCompleted as err:
-        session.rollback()
-        raise TaskAlreadyCompleted(by=_user_name(session, err.by), at=err.at) from None
-    except TaskNotClaimable as err:
-        session.rollback()
-        raise TaskNotClaimable(by=_user_name(session, err.by)) from None
-    except Exception:
-        session.rollback()
-        raise
     return record
 
 
 def release_task(session: Session, *, actor: User, task_id: str, now: dt.datetime) -> TaskRecord:
-    try:
+    with _unit_of_work(session):
         record = runtime.release_task(session, task_id=task_id, actor_id=actor.id, may_act=_may_see(actor))
         record_event(session, actor_id=actor.id, case_id=int(record.business_key), action="task_released", at=now,
                      details={"task": record.spec_id, "title": record.title, "form": record.form_key})
-        session.commit()
-    except TaskNotClaimable as err:
-        session.rollback()
-        raise TaskNotClaimable(by=_user_name(session, err.by)) from None
-    except Exception:
-        session.rollback()
-        raise
     return record
 
 
@@ -236,7 +228,7 @@ def complete_task(
     State, task rows, domain rows written by service operations and the audit event commit
     together; on any error nothing is kept.
     """
-    try:
+    with _unit_of_work(session):
         def store_uploads(record: TaskRecord) -> dict[str, Any]:
             return _store_uploads(session, actor=actor, case_id=int(record.business_key),
                                   form=load_form(library.forms_dir, record.form_key), data=data, now=now)
@@ -263,19 +255,6 @@ def complete_task(
             loaded = session.identity_map.get(session.identity_key(Case, case_id))
             if loaded is not None:
                 session.expire(loaded, list(changes))
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleState(task_id) from None
-    except TaskAlreadyCompleted as err:
-        session.rollback()
-        raise TaskAlreadyCompleted(by=_user_name(session, err.by), at=err.at) from None
-    except TaskNotClaimable as err:
-        session.rollback()
-        raise TaskNotClaimable(by=_user_name(session, err.by)) from None
-    except Exception:
-        session.rollback()
-        raise
     return advance.ready
 
 
