@@ -71,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from registry.operations import register_all
     from webui import init_app
 
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Arabic stays readable in API answers
     register_all()
     init_app(app)
     _register_cli(app)

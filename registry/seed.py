@@ -133,11 +133,26 @@ def seed_demo(session: Session, *, library: Library, progress: Callable[[str], N
 DEMO_CASES = [
     ("895160174", "reception1", "follow_up"),
     ("860489673", "reception1", "assessment"),
+    ("039337423", "reception1", "review"),
     ("123456782", "reception1", "opened"),
     ("968654632", "reception2", "review"),
     ("893686139", "reception2", "opened"),
 ]
 _ORDER = ["opened", "review", "assessment", "follow_up"]
+
+
+def _typed_by_reception(national_id: str) -> dict[str, Any]:
+    """A household that no ministry knows, as reception would type it in."""
+    return {"governorate": "PS-RBH", "locality": "رام الله", "address": "حي الطيرة",
+            "members": [
+                {"national_id": national_id, "name_ar": "سلمى خليل ناصر", "name_latin": "Salma Nasser",
+                 "relation": "head", "sex": "female", "birth_date": "1986-02-11", "marital_status": "widowed",
+                 "disability": False, "chronic_illness": True, "health_insurance": False, "schooling": "basic",
+                 "work": "unemployed"},
+                {"national_id": "100000108", "name_ar": "ليان محمد ناصر", "relation": "daughter", "sex": "female",
+                 "birth_date": "2014-06-01", "marital_status": "single", "schooling": "enrolled",
+                 "work": "student", "health_insurance": False},
+            ]}
 
 
 def _walk(session: Session, *, library: Library, case: Case, reception: str, stage: str, sources: list[Any],
@@ -149,6 +164,8 @@ def _walk(session: Session, *, library: Library, case: Case, reception: str, sta
     if reached >= _ORDER.index("review"):
         national_id = case.applicant_national_id or ""
         prefill = prefill_registration(national_id, sources=sources, today=now.date()).to_dict()
+        if not prefill["values"].get("members"):  # no ministry knows this applicant: reception types it all
+            prefill["values"] = _typed_by_reception(national_id)
         advance(session, library=library, case_id=case.id, username=reception, data=registration_data(prefill),
                 now=now)
         advance(session, library=library, case_id=case.id, username=reception,

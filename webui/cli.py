@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from webui.db import db_session, library, ministry_sources, now
 
@@ -74,6 +74,7 @@ def processes_deploy() -> None:
 
 
 @click.command("seed")
+@with_appcontext
 def seed_command() -> None:
     """Load reference data and the demo users and households (idempotent)."""
     from registry.seed import seed_demo
