@@ -323,7 +323,7 @@ class CaseView:
     history: list[AuditEvent]
     ready: list[TaskRecord]
     submissions: dict[str, list[TaskRecord]]
-    names: dict[int, str] = field(default_factory=dict)
+    names: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 def case_view(session: Session, *, actor: User, case_id: int) -> CaseView:
@@ -364,10 +364,11 @@ def document_for_actor(session: Session, *, actor: User, document_id: int) -> Do
     return document
 
 
-def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+def user_names(session: Session, ids: set[int]) -> dict[int, dict[str, str]]:
     if not ids:
         return {}
-    return {u.id: u.full_name for u in session.scalars(select(User).where(User.id.in_(ids)))}
+    return {u.id: {"en": u.display_name("en"), "ar": u.display_name("ar")}
+            for u in session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 def form_of(library: Library, record: TaskRecord) -> FormDef:

@@ -43,6 +43,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(150))
+    full_name_ar: Mapped[str | None] = mapped_column(String(150))
     role: Mapped[str] = mapped_column(String(32))
     directorate_id: Mapped[int | None] = mapped_column(ForeignKey("directorates.id"))
     password_hash: Mapped[str] = mapped_column(String(200))
@@ -52,6 +53,10 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None]
 
     directorate: Mapped[Directorate | None] = relationship(lazy="joined")
+
+    def display_name(self, lang: str) -> str:
+        """The name as written in the page's language (Arabic script when known)."""
+        return (self.full_name_ar or self.full_name) if lang == "ar" else self.full_name
 
     @property
     def scope(self) -> str | None:

@@ -164,6 +164,7 @@ def assign_case_manager(context: OperationContext, preferred: Any = None) -> int
     case.case_manager_id = chosen.id
     record_event(session, actor_id=context.actor_id, case_id=case.id, action="case_manager_assigned",
                  at=context.now, details={"case_manager_id": chosen.id, "case_manager": chosen.full_name,
+                                          "case_manager_ar": chosen.display_name("ar"),
                                           "chosen_by_supervisor": str(chosen.id) == str(preferred)})
     return chosen.id
 
@@ -211,7 +212,7 @@ def _governorate_choices(session: Session, scope: str) -> list[tuple[str, dict[s
 def _case_manager_choices(session: Session, scope: str) -> list[tuple[str, dict[str, str]]]:
     users = session.scalars(select(User).join(Directorate, Directorate.id == User.directorate_id).where(
         User.role == Role.CASE_MANAGER.value, Directorate.code == scope, User.active).order_by(User.full_name))
-    return [(str(u.id), {"en": u.full_name, "ar": u.full_name}) for u in users]
+    return [(str(u.id), {"en": u.display_name("en"), "ar": u.display_name("ar")}) for u in users]
 
 
 def check_household_composition(session: Session, values: dict[str, Any],

@@ -24,14 +24,14 @@ from registry.models import Case, Directorate, Role, User
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 DEMO_USERS = [
-    ("reception1", "Lina Haddad — لينا حداد", Role.RECEPTION, "RBH"),
-    ("supervisor1", "Omar Khalil — عمر خليل", Role.SUPERVISOR, "RBH"),
-    ("casemanager1", "Rania Saleh — رانيا صالح", Role.CASE_MANAGER, "RBH"),
-    ("reception2", "Yousef Amro — يوسف عمرو", Role.RECEPTION, "HBN"),
-    ("supervisor2", "Huda Tamimi — هدى التميمي", Role.SUPERVISOR, "HBN"),
-    ("casemanager2", "Sami Qawasmi — سامي القواسمي", Role.CASE_MANAGER, "HBN"),
-    ("analyst", "Nadia Barghouti — نادية البرغوثي", Role.ANALYST, None),
-    ("admin", "System administrator — مدير النظام", Role.ADMIN, None),
+    ("reception1", "Lina Haddad", "لينا حداد", Role.RECEPTION, "RBH"),
+    ("supervisor1", "Omar Khalil", "عمر خليل", Role.SUPERVISOR, "RBH"),
+    ("casemanager1", "Rania Saleh", "رانيا صالح", Role.CASE_MANAGER, "RBH"),
+    ("reception2", "Yousef Amro", "يوسف عمرو", Role.RECEPTION, "HBN"),
+    ("supervisor2", "Huda Tamimi", "هدى التميمي", Role.SUPERVISOR, "HBN"),
+    ("casemanager2", "Sami Qawasmi", "سامي القواسمي", Role.CASE_MANAGER, "HBN"),
+    ("analyst", "Nadia Barghouti", "نادية البرغوثي", Role.ANALYST, None),
+    ("admin", "System administrator", "مدير النظام", Role.ADMIN, None),
 ]
 
 DEMO_LOGINS = [
@@ -61,10 +61,10 @@ def seed_users(session: Session) -> None:
     directorates = {d.code: d for d in session.scalars(select(Directorate))}
     existing = set(session.scalars(select(User.username)))
     password_hash = hash_password(DEMO_PASSWORD)
-    for username, name, role, code in DEMO_USERS:
+    for username, name, name_ar, role, code in DEMO_USERS:
         if username in existing:
             continue
-        session.add(User(username=username, full_name=name, role=role.value, is_demo=True,
+        session.add(User(username=username, full_name=name, full_name_ar=name_ar, role=role.value, is_demo=True,
                          directorate_id=directorates[code].id if code else None, password_hash=password_hash))
     session.flush()
 

@@ -85,6 +85,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
     sa.Column('full_name', sa.String(length=150), nullable=False),
+    sa.Column('full_name_ar', sa.String(length=150), nullable=True),
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('directorate_id', sa.Integer(), nullable=True),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
