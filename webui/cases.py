@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -56,5 +57,6 @@ def new() -> Any:
 @login_required
 def document(document_id: int) -> Any:
     doc = cases.document_for_actor(db_session(), actor=current_user, document_id=document_id)
-    return Response(doc.content, mimetype=doc.content_type,
-                    headers={"Content-Disposition": f'attachment; filename="document-{doc.id}"'})
+    # Always a download, never rendered inline: an uploaded file must not run in our origin.
+    return send_file(io.BytesIO(doc.content), mimetype=doc.content_type, as_attachment=True,
+                     download_name=doc.name)

@@ -124,3 +124,29 @@ def test_the_analyst_sees_the_process_check(login_as: Callable[..., FlaskClient]
     html = login_as("analyst").get("/processes/").get_data(as_text=True)
     assert "case_management.bpmn" in html and "No problems" in html
     assert login_as("reception1").get("/processes/").status_code == 404
+
+
+def test_reception_attaches_requested_documents_from_the_page(login_as: Callable[..., FlaskClient],
+                                                              api: Callable[..., object]) -> None:
+    import io
+
+    from tests.webui.test_case_paths import complete, register_and_recommend
+
+    reception_api, supervisor_api = api("reception1"), api("supervisor1")
+    case_id = register_and_recommend(reception_api)
+    complete(supervisor_api, case_id, {"decision": "request_documents", "missing_documents": ["medical_report"]})
+    browser = login_as("reception1")
+    inbox = browser.get("/").get_data(as_text=True)
+    task_url = _task_link(inbox.split('data-testid="open-tasks"')[1])
+    page = browser.get(task_url).get_data(as_text=True)
+    assert "Medical report" in page  # what the supervisor asked for is shown beside the form
+    empty = browser.post(task_url, data={})
+    assert empty.status_code == 422 and "This field is required." in empty.get_data(as_text=True)
+    response = browser.post(task_url, data={"documents": (io.BytesIO(b"%PDF-1.4 report"), "report.pdf")},
+                            content_type="multipart/form-data")
+    assert response.status_code == 302
+    case_page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    link = re.search(r'href="(/documents/\d+)"><bdi>report.pdf</bdi><', case_page)
+    assert link, "the case lists the attached document"
+    assert browser.get(link.group(1)).data == b"%PDF-1.4 report"
+    assert login_as("reception2").get(link.group(1)).status_code == 404
