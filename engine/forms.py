@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,13 @@ FIELD_TYPES = (
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 
 
+_NINE_DIGITS = re.compile(r"[0-9]{9}")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
 def national_id_is_valid(value: str) -> bool:
-    """9 digits whose Luhn-style check (weights 1,2,1,2,...) sums to a multiple of ten; 0 is refused."""
-    if len(value) != 9 or not value.isdigit() or int(value) == 0:
+    """9 ASCII digits whose Luhn-style check (weights 1,2,1,2,...) sums to a multiple of ten; 0 is refused."""
+    if not _NINE_DIGITS.fullmatch(value) or value == "000000000":
         return False
     total = 0
     for position, char in enumerate(value):
@@ -42,9 +47,14 @@ def national_id_is_valid(value: str) -> bool:
 
 
 def normalize_national_id(value: str) -> str:
-    """Strip spaces and dashes and left-pad to nine digits, as people write IDs in many ways."""
-    digits = re.sub(r"[\s-]", "", value)
-    return digits.zfill(9) if digits.isdigit() and len(digits) < 9 else digits
+    """ASCII digits without spaces or dashes, left-padded to nine, as people write IDs in many ways.
+
+    Arabic keyboards type Arabic-Indic digits (٠١٢…); they are the same ID and must match it.
+    Other characters are kept, so validation refuses them.
+    """
+    text = re.sub(r"[\s\-\u200e\u200f]", "", value)
+    text = "".join(str(unicodedata.decimal(c)) if unicodedata.decimal(c, None) is not None else c for c in text)
+    return text.zfill(9) if _ASCII_DIGITS.fullmatch(text) and len(text) < 9 else text
 
 
 @dataclass(frozen=True)
@@ -314,8 +324,11 @@ def _check_required(defs: tuple[FieldDef, ...], values: dict[str, Any], context:
             values.pop(f.name, None)  # a hidden field keeps no value: it was never asked
             continue
         value = values.get(f.name)
-        empty = value is None or value == [] or (f.type == "boolean" and value is None)
-        if empty and _is_required(f, values, context):
+        if f.type == "boolean":
+            # An unticked box posts nothing: a required yes/no field is one that must be confirmed.
+            if value is not True and _is_required(f, values, context):
+                errors.setdefault(f"{prefix}{f.name}", []).append("must_confirm")
+        elif (value is None or value == []) and _is_required(f, values, context):
             errors.setdefault(f"{prefix}{f.name}", []).append("required")
         if f.type == "group" and isinstance(value, list):
             if f.min_items and len(value) < f.min_items:

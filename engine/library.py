@@ -48,6 +48,8 @@ class Library:
     forms_dir: Path
     rules_dir: Path
     roles: frozenset[str] = field(default_factory=frozenset)
+    #: The calendar a ``dueDate`` day ends in (the organisation's, not the server's).
+    timezone: str = "UTC"
 
     def process_files(self) -> list[Path]:
         return sorted(self.processes_dir.glob("*.bpmn")) + sorted(self.rules_dir.glob("*.dmn"))

@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -93,7 +94,8 @@ def start_instance(
     workflow = BpmnWorkflow(spec, subs, script_engine=_engine(session, instance, actor_id, now, library))
     workflow.task_tree.data.update(data)
     workflow.do_engine_steps()
-    advance = _persist(session, instance, workflow, now, completed=None, ready_before=set())
+    advance = _persist(session, instance, workflow, now, completed=None, ready_before=set(),
+                       timezone=library.timezone)
     session.flush()
     return advance
 
@@ -107,7 +109,7 @@ def _guarded(session: Session, task_id: str) -> Iterator[tuple[TaskRecord, Proce
     row = session.execute(
         select(TaskRecord, ProcessInstance).join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id)
         .where(TaskRecord.id == task_id)
-        .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
+        .with_for_update(of=(TaskRecord, ProcessInstance)).execution_options(populate_existing=True)
     ).first()
     if row is None:
         raise NotFoundForActor(task_id)
@@ -202,7 +204,8 @@ def complete_task(
         record.completed_by_id = actor_id
         record.assignee_id = record.assignee_id or actor_id
         record.data = cleaned
-        return _persist(session, instance, workflow, now, completed=record, ready_before=ready_before)
+        return _persist(session, instance, workflow, now, completed=record, ready_before=ready_before,
+                        timezone=library.timezone)
 
 
 def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
@@ -218,8 +221,15 @@ def claim_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct
     with _guarded(session, task_id) as (record, _instance):
         session.refresh(record)  # a claim made while we waited for the lock must be seen
         _check_open_to(record, actor_id, may_act)
-        record.assignee_id = actor_id
-        record.claimed_at = now
+        # Conditional, so two claims at once (SQLite has no row locks) cannot both win.
+        claimed = session.execute(
+            update(TaskRecord).where(TaskRecord.id == record.id, TaskRecord.state == TaskState.READY.value,
+                                     or_(TaskRecord.assignee_id.is_(None), TaskRecord.assignee_id == actor_id))
+            .values(assignee_id=actor_id, claimed_at=now).execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            session.refresh(record)
+            raise TaskNotClaimable(by=record.assignee_id)
+        session.refresh(record)
         return record
 
 
@@ -242,7 +252,7 @@ def _ready_ids(workflow: BpmnWorkflow) -> set[str]:
 
 
 def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime,
-             completed: TaskRecord | None, ready_before: set[str]) -> Advance:
+             completed: TaskRecord | None, ready_before: set[str], timezone: str) -> Advance:
     compact(workflow)
     instance.state = save(workflow)
     instance.serializer_version = SERIALIZER_VERSION
@@ -250,14 +260,14 @@ def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
     if workflow.is_completed():
         instance.status = InstanceStatus.COMPLETED.value
         instance.completed_at = now
-    ready = _sync_task_index(session, instance, workflow, now, completed, ready_before)
+    ready = _sync_task_index(session, instance, workflow, now, completed, ready_before, timezone)
     last = workflow.last_task
     data = dict(workflow.data) if workflow.is_completed() else dict(last.data if last else {})
     return Advance(instance=instance, completed=completed, ready=ready, data=data)
 
 
 def _sync_task_index(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime,
-                     completed: TaskRecord | None, ready_before: set[str]) -> list[TaskRecord]:
+                     completed: TaskRecord | None, ready_before: set[str], timezone: str) -> list[TaskRecord]:
     """Index rows follow the workflow: new ready tasks are added, vanished ones cancelled.
 
     Rows are ready exactly when their workflow task was ready before this step, so comparing the
@@ -284,7 +294,7 @@ def _sync_task_index(session: Session, instance: ProcessInstance, workflow: Bpmn
             id=task_id, instance_id=instance.id, business_key=instance.business_key, scope=instance.scope,
             spec_id=task.task_spec.bpmn_id, title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
             lane=task.task_spec.lane or "", form_key=props.get("formKey", ""), stage=props.get("stage"),
-            assignee_id=_assignee(props, task.data), due_at=_due_at(props, task.data, now),
+            assignee_id=_assignee(props, task.data), due_at=_due_at(props, task.data, now, timezone),
             state=TaskState.READY.value, created_at=now,
         )
         session.add(record)
@@ -300,12 +310,13 @@ def _assignee(props: Mapping[str, str], data: Mapping[str, Any]) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
-def _due_at(props: Mapping[str, str], data: Mapping[str, Any], now: dt.datetime) -> dt.datetime | None:
+def _due_at(props: Mapping[str, str], data: Mapping[str, Any], now: dt.datetime,
+            timezone: str) -> dt.datetime | None:
     if props.get("dueDate"):
         value = expressions.evaluate(props["dueDate"], data)
         if value:
             day = dt.date.fromisoformat(str(value)[:10])
-            return dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.UTC)
+            return dt.datetime.combine(day, dt.time(23, 59), tzinfo=ZoneInfo(timezone)).astimezone(dt.UTC)
     if props.get("dueIn"):
         return now + parse_duration(props["dueIn"])
     return None

@@ -8,7 +8,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from registry.errors import InvalidCredentials, LoginLocked
@@ -41,10 +41,13 @@ def authenticate(session: Session, *, username: str, password: str, demo_mode: b
     if ok and user.is_demo and not demo_mode:
         ok = False  # demo accounts exist only to try the system
     if not ok:
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCK_DURATION
-            user.failed_logins = 0
+        # Counted in the database, so parallel guesses cannot lose increments and slip past the lock.
+        failures = session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+            .returning(User.failed_logins)).scalar_one()
+        if failures >= MAX_FAILED_LOGINS:
+            session.execute(update(User).where(User.id == user.id)
+                            .values(locked_until=now + LOCK_DURATION, failed_logins=0))
         session.commit()
         raise InvalidCredentials()
     user.failed_logins = 0
@@ -66,7 +69,17 @@ def user_for_token(session: Session, *, token: str, now: dt.datetime) -> User | 
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.expires_at <= now or not row.user.active:
         return None
+    if row.user.locked_until is not None and row.user.locked_until > now:
+        return None
     return row.user
+
+
+def revoke_token(session: Session, *, token: str) -> None:
+    """End a token before it expires (logout)."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is not None:
+        session.delete(row)
+        session.commit()
 
 
 def _digest(token: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import String, cast, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -25,7 +26,7 @@ from engine.forms import FormDef, load_form
 from engine.library import Library, deploy
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
-from registry.errors import DuplicateApplicant, NotPermitted
+from registry.errors import Conflict, DuplicateApplicant, NotPermitted
 from registry.models import (
     AuditEvent,
     Case,
@@ -61,6 +62,9 @@ def _unit_of_work(session: Session) -> Iterator[None]:
     except StaleDataError:
         session.rollback()
         raise StaleState("the case changed meanwhile") from None
+    except IntegrityError:  # a uniqueness rule met a concurrent change (e.g. the same person twice)
+        session.rollback()
+        raise Conflict() from None
     except TaskAlreadyCompleted as err:
         session.rollback()
         raise TaskAlreadyCompleted(by=_user_name(session, err.by), at=err.at) from None
@@ -395,8 +399,9 @@ def begin_registration(session: Session, *, actor: User, library: Library, natio
     prefill: dict[str, Any] = {"consent_for_lookup": consent}
     if consent and sources:
         from registry.ministries import prefill_registration
+        from registry.operations import local_date
 
-        result = prefill_registration(national_id, sources=sources, today=now.date()).to_dict()
+        result = prefill_registration(national_id, sources=sources, today=local_date(now)).to_dict()
         prefill.update(result)
     case = start_registration(session, actor=actor, library=library, now=now, applicant_national_id=national_id,
                               prefill=prefill)

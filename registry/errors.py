@@ -8,7 +8,7 @@ from engine.errors import EngineError, FormInvalid, NotFoundForActor, StaleState
 
 __all__ = [
     "EngineError", "FormInvalid", "NotFoundForActor", "StaleState", "TaskAlreadyCompleted",
-    "DuplicateApplicant", "InvalidCredentials", "LoginLocked", "NotPermitted", "RegistryError",
+    "Conflict", "DuplicateApplicant", "InvalidCredentials", "LoginLocked", "NotPermitted", "RegistryError",
 ]
 
 
@@ -32,6 +32,10 @@ class DuplicateApplicant(RegistryError):
     def __init__(self, reference: str | None) -> None:
         super().__init__(f"open case exists: {reference or 'in another directorate'}")
         self.reference = reference
+
+
+class Conflict(RegistryError):
+    """Two people changed the same thing at once; the later one must reload."""
 
 
 class NotPermitted(RegistryError):

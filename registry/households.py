@@ -39,7 +39,7 @@ def search(session: Session, *, actor: User, query: str, limit: int = 50) -> Sea
         return result
     digits = normalize_national_id(query.strip())
     in_directorate = and_(Person.active, Household.directorate_id == actor.directorate.id)
-    if digits.isdigit():
+    if digits.isascii() and digits.isdigit():
         if not national_id_is_valid(digits):
             return result
         people = list(session.scalars(select(Person).join(Household).where(Person.national_id == digits,
@@ -147,7 +147,8 @@ ELIGIBLE_CATEGORIES = ("deeply_poor", "poor")
 
 
 def waiting_list(session: Session, *, actor: User, rules_dir: str, today: dt.date) -> list[WaitingEntry]:
-    """Eligible households of the actor's directorate, in the order ``rules/priority.yaml`` defines."""
+    """Eligible households with an open case in the actor's directorate, in the order ``rules/priority.yaml``
+    defines; a rejected or closed request is not waiting for anything."""
     from registry import eligibility
 
     if actor.directorate is None:
@@ -155,10 +156,13 @@ def waiting_list(session: Session, *, actor: User, rules_dir: str, today: dt.dat
     households = list(session.scalars(select(Household).where(Household.directorate_id == actor.directorate.id)))
     scores = latest_scores(session, [h.id for h in households])
     priority = eligibility.load_priority(rules_dir)
+    open_cases = {c.household_id: c for c in session.scalars(
+        select(Case).where(Case.directorate_id == actor.directorate.id, Case.status == CaseStatus.OPEN.value,
+                           Case.household_id.is_not(None)))}
     ranked = []
     for household in households:
         score = scores.get(household.id)
-        if score is None or score.category not in ELIGIBLE_CATEGORIES:
+        if score is None or score.category not in ELIGIBLE_CATEGORIES or household.id not in open_cases:
             continue
         data = scoring_data(household)
         key = eligibility.priority_key(priority, data, score.details, as_of=today)
@@ -166,8 +170,7 @@ def waiting_list(session: Session, *, actor: User, rules_dir: str, today: dt.dat
     ranked.sort(key=lambda item: (item[0], item[1]))
     entries = []
     for rank, (_key, _id, household, score, data) in enumerate(ranked, start=1):
-        case = session.scalar(select(Case).where(Case.household_id == household.id).order_by(Case.id.desc()))
-        entries.append(WaitingEntry(rank=rank, household=household, case=case, score=score,
+        entries.append(WaitingEntry(rank=rank, household=household, case=open_cases[household.id], score=score,
                                     priority=eligibility.explain_priority(priority, data, score.details,
                                                                           as_of=today)))
     return entries

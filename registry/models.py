@@ -156,7 +156,12 @@ class CaseStatus(enum.StrEnum):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_directorate_status", "directorate_id", "status"),)
+    __table_args__ = (
+        Index("ix_cases_directorate_status", "directorate_id", "status"),
+        # One open request per applicant, even when two registrations race.
+        Index("uq_cases_open_applicant", "applicant_national_id", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)

@@ -59,9 +59,28 @@ def _date_or_none(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10]) if value else None
 
 
+def returning_household(session: Session, *, head_national_id: str | None, case_id: int) -> int | None:
+    """The registry household of an applicant who applies again after an earlier case ended.
+
+    A new request from a household already in the registry updates that household instead of
+    creating a second one, so nobody ends up in two active households.
+    """
+    if not head_national_id:
+        return None
+    person = session.scalar(select(Person).where(Person.national_id == head_national_id, Person.active))
+    if person is None:
+        return None
+    busy = session.scalar(select(Case.id).where(Case.household_id == person.household_id, Case.id != case_id,
+                                                Case.status == CaseStatus.OPEN.value))
+    return None if busy is not None else person.household_id
+
+
 def save_household(context: OperationContext) -> dict[str, Any]:
     """Write the registered household and its members into the registry (creating or updating)."""
     session, data, case = context.session, context.data, _case(context)
+    if case.household_id is None:
+        case.household_id = returning_household(session, head_national_id=data.get("head_national_id"),
+                                                case_id=case.id)
     household = session.get(Household, case.household_id) if case.household_id else None
     if household is None:
         household = Household(directorate_id=case.directorate_id, governorate_code=data["governorate"],
@@ -240,6 +259,9 @@ def check_no_duplicate_registration(session: Session, values: dict[str, Any],
     errors: dict[str, list[str]] = {}
     case = session.get(Case, int(context.business_key))
     own_household = case.household_id if case else None
+    if own_household is None:
+        own_household = returning_household(session, head_national_id=values.get("head_national_id"),
+                                            case_id=int(context.business_key))
     for index, member in enumerate(values.get("members") or []):
         other = session.scalar(select(Person).where(Person.national_id == member.get("national_id"), Person.active))
         if other is not None and other.household_id != own_household:

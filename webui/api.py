@@ -49,8 +49,11 @@ def _actor() -> User:
     return user
 
 
-def _json_body() -> dict[str, Any]:
+def _json_body(*, empty_allowed: bool = False) -> dict[str, Any]:
+    """The request's JSON object; anything else is a 422 that names the body."""
     body = request.get_json(silent=True)
+    if body is None and empty_allowed and not request.get_data():
+        return {}
     if not isinstance(body, dict):
         raise FormInvalid({"_body": ["invalid_type"]})
     return body
@@ -64,7 +67,7 @@ def _invalid(error: FormInvalid) -> Any:
 
 @bp.route("/auth/token", methods=["POST"])
 def token() -> Any:
-    body = request.get_json(silent=True) or {}
+    body = _json_body()
     try:
         user = auth_service.authenticate(db_session(), username=str(body.get("username", "")),
                                          password=str(body.get("password", "")),
@@ -75,6 +78,13 @@ def token() -> Any:
         return jsonify({"error": _("Wrong username or password.")}), 401
     value, expires = auth_service.issue_token(db_session(), user=user, now=now())
     return jsonify({"token": value, "token_type": "Bearer", "expires_at": expires.isoformat()})
+
+
+@bp.route("/auth/logout", methods=["POST"])
+@token_required
+def logout() -> Any:
+    auth_service.revoke_token(db_session(), token=request.headers["Authorization"].partition(" ")[2].strip())
+    return jsonify({"ok": True})
 
 
 @bp.route("/tasks")
@@ -149,7 +159,7 @@ def complete(task_id: str) -> Any:
 @bp.route("/cases", methods=["POST"])
 @token_required
 def create_case() -> Any:
-    body = request.get_json(silent=True) or {}
+    body = _json_body(empty_allowed=True)
     actor = _actor()
     if actor.role != "reception":
         raise NotPermitted("only reception staff open registrations")

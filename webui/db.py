@@ -54,7 +54,7 @@ def library() -> Library:
     from pathlib import Path
 
     return Library(processes_dir=Path(config["PROCESSES_DIR"]), forms_dir=Path(config["FORMS_DIR"]),
-                   rules_dir=Path(config["RULES_DIR"]), roles=CASE_ROLES)
+                   rules_dir=Path(config["RULES_DIR"]), roles=CASE_ROLES, timezone=config["BABEL_DEFAULT_TIMEZONE"])
 
 
 def now() -> Any:

@@ -15,7 +15,7 @@ from engine.errors import (
     TaskAlreadyCompleted,
     TaskNotClaimable,
 )
-from registry.errors import DuplicateApplicant, NotPermitted
+from registry.errors import Conflict, DuplicateApplicant, NotPermitted
 from webui.rendering import when
 
 
@@ -29,6 +29,8 @@ def describe(error: Exception) -> tuple[int, str]:
         return 409, _("This task is claimed by %(by)s.", by=error.by or "?")
     if isinstance(error, StaleState):
         return 409, _("The case changed since this form was opened; nothing was saved. Reload the task.")
+    if isinstance(error, Conflict):
+        return 409, _("Someone changed this at the same time; nothing was saved. Reload and try again.")
     if isinstance(error, DuplicateApplicant):
         return 409, _("This applicant already has an open case (%(where)s).",
                       where=error.reference or _("in another directorate"))
@@ -55,7 +57,7 @@ def register_error_handlers(app: Flask) -> None:
         return render_template("error.html", message=message, status=status), status
 
     for kind in (NotFoundForActor, TaskAlreadyCompleted, TaskNotClaimable, StaleState, NotPermitted, DuplicateApplicant,
-                 OperationFailed, ProcessInvalid):
+                 Conflict, OperationFailed, ProcessInvalid):
         app.register_error_handler(kind, handle)
 
     @app.errorhandler(404)

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from registry import households
+from registry.operations import local_date
 from webui.db import db_session, now
 from webui.rendering import CATEGORIES, pick, term
 
@@ -27,13 +28,22 @@ def search() -> Any:
 
 def _entries() -> list[households.WaitingEntry]:
     return households.waiting_list(db_session(), actor=current_user, rules_dir=current_app.config["RULES_DIR"],
-                                   today=now().date())
+                                   today=local_date(now()))
 
 
 @bp.route("/waiting-list")
 @login_required
 def waiting_list() -> Any:
     return render_template("households/waiting_list.html", entries=_entries())
+
+
+def _inert(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: names typed by the public must never run as formulas."""
+    if isinstance(value, list | dict):
+        value = str(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _table(entries: list[households.WaitingEntry], lang: str) -> tuple[list[str], list[list[Any]]]:
@@ -47,7 +57,7 @@ def _table(entries: list[households.WaitingEntry], lang: str) -> tuple[list[str]
                      head.national_id if head else "", len(e.household.members),
                      term(CATEGORIES, e.score.category, lang), round(e.score.score, 4)]
                     + [k["value"] for k in e.priority])
-    return header, rows
+    return header, [[_inert(v) for v in row] for row in rows]
 
 
 @bp.route("/waiting-list.<fmt>")
@@ -73,7 +83,7 @@ def waiting_list_export(fmt: str) -> Any:
         sheet.sheet_view.rightToLeft = current_language() == "ar"
         sheet.append(header)
         for row in rows:
-            sheet.append([str(v) if isinstance(v, list | dict) else v for v in row])
+            sheet.append(row)
         out = io.BytesIO()
         book.save(out)
         return Response(out.getvalue(),

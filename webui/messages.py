@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 FIELD_ERRORS = {
     "required": _l("This field is required."),
+    "must_confirm": _l("Please confirm this before submitting."),
     "invalid_integer": _l("Enter a whole number."),
     "invalid_number": _l("Enter a number."),
     "invalid_date": _l("Enter a valid date (YYYY-MM-DD)."),

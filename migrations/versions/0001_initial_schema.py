@@ -136,6 +136,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_applicant_national_id'), ['applicant_national_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_case_manager_id'), ['case_manager_id'], unique=False)
         batch_op.create_index('ix_cases_directorate_status', ['directorate_id', 'status'], unique=False)
+        batch_op.create_index('uq_cases_open_applicant', ['applicant_national_id'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
         batch_op.create_index(batch_op.f('ix_cases_household_id'), ['household_id'], unique=False)
 
     op.create_table('persons',

@@ -194,3 +194,44 @@ def test_the_waiting_list_orders_by_intensity_and_exports(api: Callable[[str], A
     book = load_workbook(io.BytesIO(browser.get("/registry/waiting-list.xlsx").data))
     assert [row[1] for row in book.active.iter_rows(min_row=2, values_only=True)] == order
     assert login_as("supervisor2").get("/registry/waiting-list.csv").get_data(as_text=True).count("\n") == 1
+
+
+def test_a_household_applies_again_after_its_case_was_rejected(api: Callable[[str], Api]) -> None:
+    reception, supervisor = api("reception1"), api("supervisor1")
+    data = registration()
+    first = open_case(reception)
+    complete(reception, first, data)
+    complete(reception, first, {"decision": "recommend_ineligible", "recommendation_notes": "Income."})
+    complete(supervisor, first, {"decision": "reject", "rejection_reason": "Income above the line."})
+    household = reception.get(f"/cases/{first}").get_json()["household"]["id"]
+    second = open_case(reception)
+    complete(reception, second, {**data, "monthly_income": 200, "reasons_details": "Lost the job since."})
+    again = reception.get(f"/cases/{second}").get_json()
+    assert again["household"]["id"] == household  # the same registry household, updated
+    assert again["household"]["living_conditions"]["monthly_income"] == 200
+    assert len(again["eligibility"]) == 2  # the earlier scoring is kept beside the new one
+
+
+def test_arabic_indic_digits_are_the_same_national_id(api: Callable[[str], Api]) -> None:
+    reception = api("reception1")
+    data = registration()
+    complete(reception, open_case(reception), data)
+    arabic = data["members"][1]["national_id"].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    second = open_case(reception)
+    response = reception.post(f"/tasks/{task_of(reception, second)['id']}/complete",
+                              {"data": registration(members=[member(), {**data["members"][1], "national_id": arabic,
+                                                                         "relation": "sibling"}])})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["members.1.national_id"][0].startswith(
+        "This person already belongs to another household")
+    assert reception.post("/cases", {"national_id": "²²²²²²²²²"}).status_code == 422
+
+
+def test_a_rejected_request_leaves_the_waiting_list(api: Callable[[str], Api],
+                                                   login_as: Callable[..., FlaskClient]) -> None:
+    reception, supervisor = api("reception1"), api("supervisor1")
+    case_id = register_and_recommend(reception, monthly_income=0)
+    reference = reception.get(f"/cases/{case_id}").get_json()["reference"]
+    assert reference in login_as("supervisor1").get("/registry/waiting-list").get_data(as_text=True)
+    complete(supervisor, case_id, {"decision": "reject", "rejection_reason": "Not resident here."})
+    assert reference not in login_as("supervisor1").get("/registry/waiting-list").get_data(as_text=True)
