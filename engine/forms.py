@@ -158,11 +158,10 @@ def _field(raw: Mapping[str, Any], where: str) -> FieldDef:
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_form(path: str, _mtime_ns: int) -> FormDef:
-    with open(path, encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle) or {}
-    key = Path(path).stem
+@functools.lru_cache(maxsize=512)
+def parse_form(key: str, text: str, path: str = "") -> FormDef:
+    """A form from the text of its YAML file (cached: deployed versions keep their forms' text)."""
+    raw = yaml.safe_load(text) or {}
     return FormDef(
         key=key,
         title=_labels(raw.get("title", key), f"{key}.title"),
@@ -179,7 +178,7 @@ def load_form(forms_dir: str | Path, key: str) -> FormDef:
     if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
         raise FileNotFoundError(key)
     path = Path(forms_dir) / f"{key}.yaml"
-    return _parse_form(str(path), path.stat().st_mtime_ns)
+    return parse_form(key, path.read_text(encoding="utf-8"), str(path))
 
 
 def check_form(form: FormDef) -> list[str]:

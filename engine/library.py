@@ -54,6 +54,9 @@ class Library:
     def process_files(self) -> list[Path]:
         return sorted(self.processes_dir.glob("*.bpmn")) + sorted(self.rules_dir.glob("*.dmn"))
 
+    def form_files(self) -> list[Path]:
+        return sorted(self.forms_dir.glob("*.yaml"))
+
 
 def user_task_properties(task_spec: Any) -> dict[str, str]:
     return dict(getattr(task_spec, "extensions", {}).get("properties", {}))
@@ -216,7 +219,9 @@ def _executable_ids(path: Path) -> list[str]:
 def deploy(session: Session, library: Library, process_id: str) -> ProcessVersion:
     """The version of ``process_id`` matching the files now on disk, deploying a new one if they changed."""
     files = library.process_files()
-    hashed = hashlib.sha256(f"{process_id}:{_content_hash(files)}".encode()).hexdigest()
+    # Forms belong to the version too: a running case keeps the forms its diagram was checked with.
+    forms = library.form_files()
+    hashed = hashlib.sha256(f"{process_id}:{_content_hash(files)}:{_content_hash(forms)}".encode()).hexdigest()
     existing = session.scalar(select(ProcessVersion).where(ProcessVersion.content_hash == hashed))
     if existing is not None:
         return existing
@@ -233,7 +238,8 @@ def deploy(session: Session, library: Library, process_id: str) -> ProcessVersio
         version=(latest or 0) + 1,
         content_hash=hashed,
         spec_json=spec_to_json(spec, subprocess_specs),
-        sources={p.name: p.read_text(encoding="utf-8") for p in files},
+        sources={**{p.name: p.read_text(encoding="utf-8") for p in files},
+                 **{f"forms/{p.name}": p.read_text(encoding="utf-8") for p in forms}},
     )
     session.add(version)
     session.flush()

@@ -28,7 +28,7 @@ from engine.errors import (
     TaskAlreadyCompleted,
     TaskNotClaimable,
 )
-from engine.forms import FormDef, load_form, static_choices, validate_submission
+from engine.forms import FormDef, load_form, parse_form, static_choices, validate_submission
 from engine.library import Library, parse_duration, user_task_properties
 from engine.models import InstanceStatus, ProcessInstance, ProcessVersion, TaskRecord, TaskState
 from engine.script_engine import SafeScriptEngine
@@ -65,6 +65,25 @@ def _spec_of(instance: ProcessInstance) -> tuple[Any, dict[str, Any]]:
         content_hash = _HASH_OF_VERSION.setdefault(instance.process_version_id,
                                                    instance.process_version.content_hash)
     return load_spec(content_hash, lambda: instance.process_version.spec_json)
+
+
+_FORMS_OF_VERSION: dict[int, dict[str, str]] = {}
+
+
+def form_for(session: Session, library: Library, record: TaskRecord) -> FormDef:
+    """The task's form as deployed with its case's process version (the files on disk for older versions)."""
+    instance = session.get(ProcessInstance, record.instance_id)
+    assert instance is not None
+    texts = _FORMS_OF_VERSION.get(instance.process_version_id)
+    if texts is None:
+        sources = instance.process_version.sources or {}
+        texts = _FORMS_OF_VERSION.setdefault(instance.process_version_id, {
+            name.removeprefix("forms/").removesuffix(".yaml"): text
+            for name, text in sources.items() if name.startswith("forms/")})
+    text = texts.get(record.form_key)
+    if text is None:
+        return load_form(library.forms_dir, record.form_key)
+    return parse_form(record.form_key, text, f"forms/{record.form_key}.yaml")
 
 
 def _workflow(instance: ProcessInstance, script_engine: SafeScriptEngine) -> BpmnWorkflow:
@@ -150,7 +169,7 @@ def _choices_for(session: Session, form: FormDef, scope: str, data: Mapping[str,
 def _validate_for_task(session: Session, library: Library, record: TaskRecord, instance: ProcessInstance,
                       data: Mapping[str, Any], context: Mapping[str, Any], now: dt.datetime,
                       actor_id: int | None) -> dict[str, Any]:
-    form = load_form(library.forms_dir, record.form_key)
+    form = form_for(session, library, record)
     operation_context = OperationContext(session=session, business_key=instance.business_key,
                                          scope=instance.scope, actor_id=actor_id, now=now,
                                          data=dict(context))

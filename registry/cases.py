@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import runtime
 from engine.catalog import CHOICE_PROVIDERS
 from engine.errors import FormInvalid, NotFoundForActor, StaleState, TaskAlreadyCompleted, TaskNotClaimable
-from engine.forms import FormDef, load_form
+from engine.forms import FormDef
 from engine.library import Library, deploy
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
@@ -188,7 +188,7 @@ def open_task(session: Session, *, actor: User, library: Library, task_id: str) 
     """A task with its form, the values to show, and the case it belongs to."""
     record = task_for_actor(session, actor=actor, task_id=task_id)
     case = _case_of(session, record)
-    form = load_form(library.forms_dir, record.form_key)
+    form = runtime.form_for(session, library, record)
     data = runtime.task_data(session, record) if record.is_ready else dict(record.data or {})
     values = {f.name: f.initial_value(data) for f in form.fields} if record.is_ready else dict(record.data or {})
     choices = {}
@@ -235,7 +235,7 @@ def complete_task(
     with _unit_of_work(session):
         def store_uploads(record: TaskRecord) -> dict[str, Any]:
             return _store_uploads(session, actor=actor, case_id=int(record.business_key),
-                                  form=load_form(library.forms_dir, record.form_key), data=data, now=now)
+                                  form=runtime.form_for(session, library, record), data=data, now=now)
 
         advance = runtime.complete_task(session, library=library, task_id=task_id, actor_id=actor.id,
                                         data=data, may_act=_may_see(actor), now=now,
@@ -375,8 +375,8 @@ def user_names(session: Session, ids: set[int]) -> dict[int, dict[str, str]]:
             for u in session.scalars(select(User).where(User.id.in_(ids)))}
 
 
-def form_of(library: Library, record: TaskRecord) -> FormDef:
-    return load_form(library.forms_dir, record.form_key)
+def form_of(session: Session, library: Library, record: TaskRecord) -> FormDef:
+    return runtime.form_for(session, library, record)
 
 
 def task_view_for_page(session: Session, *, actor: User, library: Library, task_id: str) -> TaskView:

@@ -37,7 +37,7 @@ def show(task_id: str) -> Any:
 def complete(task_id: str) -> Any:
     session = db_session()
     record = cases.task_for_actor(session, actor=current_user, task_id=task_id)
-    definition = cases.form_of(library(), record)
+    definition = cases.form_of(session, library(), record)
     data = parse_post(definition, request.form, request.files)
     version = request.form.get("_version", type=int)
     try:

@@ -56,3 +56,28 @@ def test_changed_files_deploy_a_new_version_and_running_cases_keep_theirs(app: F
         ready = cases.complete_task(session, actor=reception, library=library, task_id=task.id,
                                     data=registration(), now=clock())
         assert [r.spec_id for r in ready] == ["recommend_eligibility"]
+
+
+def test_a_running_case_keeps_the_forms_of_its_version(app: Flask, clock: Clock, tmp_path: Path) -> None:
+    from engine.runtime import form_for
+
+    for name in ("processes", "forms", "rules"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    library = Library(processes_dir=tmp_path / "processes", forms_dir=tmp_path / "forms",
+                      rules_dir=tmp_path / "rules", roles=CASE_ROLES)
+    with app.app_context():
+        session = db_session()
+        reception = session.scalar(select(User).where(User.username == "reception1"))
+        old_case = cases.start_registration(session, actor=reception, library=library, now=clock())
+        form = library.forms_dir / "registration.yaml"
+        form.write_text(form.read_text(encoding="utf-8").replace("Reasons for the request", "Why the household asks"),
+                        encoding="utf-8")
+        new_case = cases.start_registration(session, actor=reception, library=library, now=clock())
+        labels = {}
+        for case in (old_case, new_case):
+            task = cases.first_task_for(session, actor=reception, case_id=case.id)
+            assert task is not None
+            definition = form_for(session, library, task)
+            labels[case.id] = next(f.label["en"] for f in definition.fields if f.name == "reasons")
+        assert labels == {old_case.id: "Reasons for the request", new_case.id: "Why the household asks"}
+        assert session.scalar(select(func.count(ProcessVersion.id))) == 2
