@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 from engine.errors import ExpressionError
@@ -192,7 +193,60 @@ def compile_expression(expression: str) -> Any:
     except SyntaxError as err:
         raise ExpressionError(expression, f"syntax error: {err.msg}") from None
     _check(tree, expression)
-    return compile(tree, "<expression>", "eval")
+    return compile(_guard_operators(tree), "<expression>", "eval")
+
+
+_MAX_SEQUENCE = 10_000
+_MAX_POWER_DIGITS = 60
+_NUMBERS = (int, float, Fraction)
+
+
+def _guarded_mul(left: Any, right: Any) -> Any:
+    if isinstance(left, _NUMBERS) and isinstance(right, _NUMBERS):
+        return left * right
+    sequence, times = (left, right) if isinstance(left, str | list | tuple) else (right, left)
+    if isinstance(sequence, str | list | tuple) and isinstance(times, int) and len(sequence) * times > _MAX_SEQUENCE:
+        raise ValueError("the result would be too large")
+    return left * right
+
+
+def _guarded_mod(left: Any, right: Any) -> Any:
+    if isinstance(left, str):
+        raise ValueError("string formatting is not allowed")
+    return left % right
+
+
+def _guarded_pow(base: Any, exponent: Any) -> Any:
+    if not (isinstance(base, _NUMBERS) and isinstance(exponent, _NUMBERS)):
+        raise ValueError("powers are for numbers")
+    size, power = abs(float(base)), abs(float(exponent))
+    if power > 10 or (size > 1 and power * math.log10(size) > _MAX_POWER_DIGITS):
+        raise ValueError("the result would be too large")
+    return base**exponent
+
+
+#: Operators that could exhaust memory or CPU ("x" * 10**10, nested powers, "%*d") run through checks.
+_GUARDED_OPERATORS: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
+    ast.Mult: ("_guarded_mul", _guarded_mul),
+    ast.Mod: ("_guarded_mod", _guarded_mod),
+    ast.Pow: ("_guarded_pow", _guarded_pow),
+}
+
+
+class _OperatorGuard(ast.NodeTransformer):
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        guard = _GUARDED_OPERATORS.get(type(node.op))
+        if guard is None:
+            return node
+        call = ast.Call(func=ast.Name(id=guard[0], ctx=ast.Load()), args=[node.left, node.right], keywords=[])
+        return ast.copy_location(call, node)
+
+
+def _guard_operators(tree: ast.Expression) -> ast.Expression:
+    """Rewrite checked trees only: user names cannot start with "_", so these calls cannot be forged."""
+    guarded = _OperatorGuard().visit(tree)
+    return ast.fix_missing_locations(guarded)
 
 
 def names_used(expression: str) -> set[str]:
@@ -213,6 +267,7 @@ class _Namespace(dict):
         return None
 
 
+_GUARD_FUNCTIONS: dict[str, Callable[[Any, Any], Any]] = dict(_GUARDED_OPERATORS.values())
 _NO_BUILTINS: dict[str, Any] = {"__builtins__": {}}
 
 
@@ -224,6 +279,7 @@ def evaluate(expression: str, data: Mapping[str, Any], extra: Mapping[str, Any] 
         namespace.update(extra)
     # Functions win over data, so a form field named "len" cannot break len().
     namespace.update(FUNCTIONS)
+    namespace.update(_GUARD_FUNCTIONS)
     try:
         return eval(code, _NO_BUILTINS, namespace)  # noqa: S307 - checked against the allow-list above
     except ExpressionError:
@@ -261,7 +317,7 @@ class _NoneForMissing(dict):
         return None
 
 
-_FAST_GLOBALS: dict[str, Any] = {"__builtins__": _NoneForMissing()}
+_FAST_GLOBALS: dict[str, Any] = {"__builtins__": _NoneForMissing(), **_GUARD_FUNCTIONS}
 
 
 def _fast_tree(expression: str) -> ast.Expression:
@@ -272,7 +328,7 @@ def _fast_tree(expression: str) -> ast.Expression:
             node.id = _FAST_PREFIX + node.id
     for name, function in FUNCTIONS.items():  # functions registered after import are seen too
         _FAST_GLOBALS[_FAST_PREFIX + name] = function
-    return tree
+    return _guard_operators(tree)
 
 
 @functools.lru_cache(maxsize=4096)

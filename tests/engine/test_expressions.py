@@ -49,3 +49,21 @@ def test_a_data_key_cannot_shadow_a_function() -> None:
 def test_runtime_errors_name_the_expression() -> None:
     with pytest.raises(ExpressionError, match="income"):
         evaluate("income < 3", {"income": "abc"})
+
+
+@pytest.mark.parametrize("expression", [
+    '"x" * 10**10',
+    "[0] * 9**10",
+    "((((9**10)**10)**10)**10)**10",
+    '"%*d" % (10**9, 1)',
+    '"%s" % len',
+])
+def test_expressions_that_would_exhaust_the_server_fail_fast(expression: str) -> None:
+    with pytest.raises(ExpressionError):
+        evaluate(expression, {})
+
+
+def test_ordinary_arithmetic_still_works() -> None:
+    assert evaluate("2 * 3 + 7 % 3 + 2 ** 3", {}) == 15
+    assert evaluate('"ab" * 2', {}) == "abab"
+    assert evaluate("income * 0.46", {"income": 100}) == pytest.approx(46)
