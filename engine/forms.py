@@ -78,6 +78,7 @@ class FieldDef:
     maximum: float | None = None
     max_length: int | None = None
     min_items: int | None = None
+    max_items: int = 100
     prefill: str | None = None
     fresh: bool = False
     fields: tuple[FieldDef, ...] = ()
@@ -153,7 +154,8 @@ def _field(raw: Mapping[str, Any], where: str) -> FieldDef:
         help=_labels(raw["help"], f"{where}.{name}.help") if raw.get("help") else None,
         choices=choices, choices_from=raw.get("choices_from"),
         minimum=raw.get("min"), maximum=raw.get("max"), max_length=raw.get("max_length"),
-        min_items=raw.get("min_items"), prefill=raw.get("prefill"), fresh=bool(raw.get("fresh", False)),
+        min_items=raw.get("min_items"), max_items=int(raw.get("max_items", 100)), prefill=raw.get("prefill"),
+        fresh=bool(raw.get("fresh", False)),
         fields=sub,
     )
 
@@ -332,6 +334,9 @@ def _check_required(defs: tuple[FieldDef, ...], values: dict[str, Any], context:
         if f.type == "group" and isinstance(value, list):
             if f.min_items and len(value) < f.min_items:
                 errors.setdefault(f"{prefix}{f.name}", []).append("too_few_items")
+            if len(value) > f.max_items:
+                errors.setdefault(f"{prefix}{f.name}", []).append("too_many_items")
+                continue
             for index, item in enumerate(value):
                 _check_required(f.fields, item, context, f"{prefix}{f.name}.{index}.", errors)
 

@@ -9,6 +9,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -291,7 +292,7 @@ def _store_uploads(session: Session, *, actor: User, case_id: int, form: FormDef
             if len(content) > MAX_UPLOAD_BYTES:
                 raise FormInvalid({f.name: ["file_too_large"]})
             document = Document(case_id=case_id, name=str(item["name"])[:200],
-                                content_type=str(item.get("content_type") or "application/octet-stream")[:100],
+                                content_type=_content_type(item.get("content_type")),
                                 size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content,
                                 uploaded_by_id=actor.id, uploaded_at=now)
             session.add(document)
@@ -299,6 +300,15 @@ def _store_uploads(session: Session, *, actor: User, case_id: int, form: FormDef
             refs.append({"document_id": document.id, "name": document.name, "size": document.size})
         out[f.name] = refs
     return out
+
+
+_MIME = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+
+
+def _content_type(value: Any) -> str:
+    """A plain MIME type, or a neutral one: the header must never carry what a client typed."""
+    text = str(value or "").strip().lower()
+    return text if _MIME.fullmatch(text) and len(text) <= 100 else "application/octet-stream"
 
 
 def _case_of(session: Session, record: TaskRecord) -> Case:

@@ -46,6 +46,9 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
                 "responses": {"200": {"description": "token"}, "401": _error("wrong credentials"),
                               "429": _error("locked after repeated failures")}}},
+            "/auth/logout": {"post": {
+                "summary": "End the bearer token now", "security": auth,
+                "responses": {"200": {"description": "token revoked"}, "401": _error("no token")}}},
             "/tasks": {"get": {
                 "summary": "The caller's inbox: tasks assigned to them and open tasks of their role",
                 "security": auth, "responses": {"200": {"description": "tasks", "content": {"application/json": {

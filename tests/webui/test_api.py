@@ -57,6 +57,20 @@ def test_claim_and_release(api: Callable[[str], Api]) -> None:
 def test_the_openapi_document_lists_every_endpoint(client: FlaskClient) -> None:
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/auth/token", "/tasks", "/tasks/{task_id}", "/tasks/{task_id}/claim",
+    assert set(document["paths"]) == {"/auth/token", "/auth/logout", "/tasks", "/tasks/{task_id}",
+                                      "/tasks/{task_id}/claim",
                                       "/tasks/{task_id}/release", "/tasks/{task_id}/complete", "/cases",
                                       "/cases/{case_id}"}
+
+
+def test_a_revoked_token_stops_working(api: Callable[[str], Api]) -> None:
+    reception = api("reception1")
+    assert reception.get("/tasks").status_code == 200
+    assert reception.post("/auth/logout").status_code == 200
+    assert reception.get("/tasks").status_code == 401
+
+
+def test_bodies_that_are_not_json_objects_are_refused(client: FlaskClient, api: Callable[[str], Api]) -> None:
+    for body in ([1], "x", 123):
+        assert client.post("/api/v1/auth/token", json=body).status_code == 422
+        assert api("reception1").post("/cases", body).status_code == 422
