@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app app
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_POSTGRES_URL
 
-.PHONY: run test lint bench chromium check clean
+.PHONY: run test lint bench chromium check translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test: $(STAMP) chromium lint
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_scoring.py
+
+# After adding user-visible strings: refresh the catalogue, then translate the new entries in the .po file.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o webui/translations/messages.pot .
+	$(BIN)/pybabel update -i webui/translations/messages.pot -d webui/translations --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) instance test-artifacts
