@@ -227,6 +227,21 @@ def complete_task(
                         timezone=library.timezone)
 
 
+def set_case_data(session: Session, *, instance_id: int, changes: Mapping[str, Any], now: dt.datetime) -> None:
+    """Change values the waiting tasks read (e.g. who the case's manager is), under the instance lock.
+
+    Tasks that become ready later inherit the data of the tasks before them, so setting it on the
+    ready tasks reaches every later step.
+    """
+    instance = session.scalars(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                               .with_for_update().execution_options(populate_existing=True)).one()
+    workflow = _workflow(instance, SafeScriptEngine())
+    for task in workflow.get_tasks(state=SpiffState.READY):
+        task.data.update(changes)
+    instance.state = save(workflow)
+    instance.updated_at = now
+
+
 def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
     """The data a ready task sees (for prefilling its form and showing context)."""
     instance = session.get(ProcessInstance, record.instance_id)

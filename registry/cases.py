@@ -434,3 +434,44 @@ def list_cases(session: Session, *, actor: User, status: str | None = None, limi
     if status:
         query = query.where(Case.status == status)
     return list(session.scalars(query.order_by(Case.id.desc()).limit(limit)))
+
+
+def reassign_case(session: Session, *, actor: User, case_id: int, case_manager_id: int, reason: str,
+                  now: dt.datetime) -> Case:
+    """A supervisor hands an open case, with its waiting tasks, to another case manager of the directorate."""
+    if actor.role != Role.SUPERVISOR.value:
+        raise NotPermitted("only supervisors reassign cases")
+    with _unit_of_work(session):
+        case = case_for_actor(session, actor=actor, case_id=case_id)
+        manager = session.get(User, case_manager_id)
+        errors: dict[str, list[str]] = {}
+        if manager is None or manager.role != Role.CASE_MANAGER.value or not manager.active \
+                or manager.directorate_id != case.directorate_id:
+            errors["case_manager"] = ["invalid_choice"]
+        if not reason.strip():
+            errors["reason"] = ["required"]
+        if not case.is_open or case.case_manager_id is None:
+            errors["case_manager"] = ["not_reassignable"]
+        if errors:
+            raise FormInvalid(errors)
+        assert manager is not None and case.instance_id is not None
+        before = case.case_manager_id
+        runtime.set_case_data(session, instance_id=case.instance_id, changes={"case_manager_id": manager.id}, now=now)
+        for task in session.scalars(select(TaskRecord).where(
+                TaskRecord.business_key == str(case.id), TaskRecord.state == TaskState.READY.value,
+                TaskRecord.lane == Role.CASE_MANAGER.value)):
+            task.assignee_id = manager.id
+        case.case_manager_id = manager.id
+        record_event(session, actor_id=actor.id, case_id=case.id, action="case_reassigned", at=now,
+                     details={"before": before, "after": manager.id, "case_manager": manager.full_name,
+                              "case_manager_ar": manager.display_name("ar"), "reason": reason.strip()})
+    return case
+
+
+def case_managers(session: Session, *, actor: User) -> list[User]:
+    """The active case managers of the actor's directorate."""
+    if actor.directorate is None:
+        return []
+    return list(session.scalars(select(User).where(User.role == Role.CASE_MANAGER.value, User.active,
+                                                   User.directorate_id == actor.directorate.id)
+                                .order_by(User.full_name)))

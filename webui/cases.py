@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine.errors import FormInvalid
 from engine.forms import national_id_is_valid, normalize_national_id
 from registry import cases
 from webui.db import db_session, library, ministry_sources, now
+from webui.messages import translate_errors
 
 bp = Blueprint("cases", __name__)
 
@@ -27,7 +29,23 @@ def index() -> Any:
 @bp.route("/cases/<int:case_id>")
 @login_required
 def show(case_id: int) -> Any:
-    return render_template("cases/case.html", view=cases.case_view(db_session(), actor=current_user, case_id=case_id))
+    view = cases.case_view(db_session(), actor=current_user, case_id=case_id)
+    managers = cases.case_managers(db_session(), actor=current_user) if current_user.role == "supervisor" else []
+    return render_template("cases/case.html", view=view, managers=managers)
+
+
+@bp.route("/cases/<int:case_id>/reassign", methods=["POST"])
+@login_required
+def reassign(case_id: int) -> Any:
+    try:
+        cases.reassign_case(db_session(), actor=current_user, case_id=case_id,
+                            case_manager_id=request.form.get("case_manager", type=int) or 0,
+                            reason=request.form.get("reason", ""), now=now())
+    except FormInvalid as err:
+        flash(" ".join(m for messages in translate_errors(err.errors).values() for m in messages), "error")
+    else:
+        flash(_("The case and its waiting tasks now belong to the chosen case manager."), "success")
+    return redirect(url_for("cases.show", case_id=case_id))
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])

@@ -26,6 +26,7 @@ FIELD_ERRORS = {
     "out_of_range": _l("This value is outside the allowed range."),
     "too_few_items": _l("Add at least one row."),
     "too_many_items": _l("This list has more rows than allowed."),
+    "not_reassignable": _l("Only an open case that has a case manager can be reassigned."),
     "invalid": _l("This value is not valid."),
     "invalid_type": _l("The submission is not in the expected format."),
     "one_head_required": _l("Exactly one member must be the head of household."),

@@ -77,6 +77,7 @@ ACTIONS = {
     "case_rejected": ("Request rejected", "رُفض الطلب"),
     "household_rescored": ("Household re-scored", "أُعيد احتساب الأهلية"),
     "field_corrected": ("Pre-filled value corrected", "صُحّحت قيمة معبأة مسبقاً"),
+    "case_reassigned": ("Case reassigned", "أُعيد إسناد الحالة"),
 }
 
 

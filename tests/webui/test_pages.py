@@ -150,3 +150,40 @@ def test_reception_attaches_requested_documents_from_the_page(login_as: Callable
     assert link, "the case lists the attached document"
     assert browser.get(link.group(1)).data == b"%PDF-1.4 report"
     assert login_as("reception2").get(link.group(1)).status_code == 404
+
+
+def test_a_supervisor_reassigns_a_case_and_its_waiting_tasks(login_as: Callable[..., FlaskClient],
+                                                             api: Callable[..., object], app: Flask) -> None:
+    from registry.auth import hash_password
+    from registry.models import User
+    from tests.webui.test_case_paths import complete, register_and_recommend
+    from webui.db import db_session
+
+    with app.app_context():
+        session = db_session()
+        first = session.query(User).filter_by(username="casemanager1").one()
+        session.add(User(username="casemanager1b", full_name="Maha Odeh", full_name_ar="مها عودة",
+                         role="case_manager", directorate_id=first.directorate_id,
+                         password_hash=hash_password("demo"), is_demo=True))
+        session.commit()
+    reception, supervisor = api("reception1"), api("supervisor1")
+    case_id = register_and_recommend(reception)
+    complete(supervisor, case_id, {"decision": "approve", "case_manager": str(first.id)})
+    browser = login_as("supervisor1")
+    page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    new_id = re.search(r'<option value="(\d+)">Maha Odeh</option>', page)
+    assert new_id, "the supervisor is offered the directorate's other case managers"
+    refused = browser.post(f"/cases/{case_id}/reassign", data={"case_manager": new_id.group(1), "reason": ""},
+                           follow_redirects=True)
+    assert "This field is required." in refused.get_data(as_text=True)
+    done = browser.post(f"/cases/{case_id}/reassign", data={"case_manager": new_id.group(1), "reason": "Leave"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "now belong to the chosen case manager" in done and "Case reassigned" in done
+    successor = api("casemanager1b")
+    visit = {"visit_date": "2026-11-03", "needs_areas": ["health"], "needs_description": "Treatment.",
+             "household_resources": "Family support.", "risk_level": "low", "another_visit_needed": True}
+    result = complete(successor, case_id, visit)  # the waiting task moved with the case ...
+    assert result["next_tasks"][0]["assignee"] == int(new_id.group(1))  # ... and so do the next ones
+    assert all(t["case_id"] != case_id for t in api("casemanager1").get("/tasks").get_json()["tasks"])
+    assert login_as("casemanager1").post(f"/cases/{case_id}/reassign",
+                                         data={"case_manager": str(first.id), "reason": "x"}).status_code == 403
