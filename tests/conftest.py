@@ -81,6 +81,20 @@ def _empty_postgres(url: str) -> None:
 
 
 @pytest.fixture
+def editable_library(tmp_path: Path) -> Any:
+    """A copy of the shipped process, form and rule files that a test may change."""
+    from engine.library import Library
+    from registry.models import CASE_ROLES
+    from registry.operations import register_all
+
+    register_all()
+    for name in ("processes", "forms", "rules"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    return Library(processes_dir=tmp_path / "processes", forms_dir=tmp_path / "forms", rules_dir=tmp_path / "rules",
+                   roles=CASE_ROLES)
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,21 +9,14 @@ from flask import Flask
 
 from engine.errors import ProcessInvalid
 from engine.library import Library, check_library, deploy
-from registry.models import CASE_ROLES
-from registry.operations import register_all
 
 ROOT = Path(__file__).resolve().parents[2]
 BPMN = "case_management.bpmn"
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Library:
-    """A copy of the shipped process, form and rule files that a test may break."""
-    register_all()
-    for name in ("processes", "forms", "rules"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return Library(processes_dir=tmp_path / "processes", forms_dir=tmp_path / "forms", rules_dir=tmp_path / "rules",
-                   roles=CASE_ROLES)
+def workspace(editable_library: Library) -> Library:
+    return editable_library
 
 
 def edit(library: Library, old: str, new: str) -> None:

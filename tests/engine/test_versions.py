@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from flask import Flask
 from sqlalchemy import func, select
 
 from engine.library import Library, deploy
 from engine.models import ProcessInstance, ProcessVersion
 from registry import cases
-from registry.models import CASE_ROLES, User
+from registry.models import User
 from tests.conftest import Clock
 from tests.factories import registration
 from webui.db import db_session
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_changed_files_deploy_a_new_version_and_running_cases_keep_theirs(app: Flask, clock: Clock,
-                                                                          tmp_path: Path) -> None:
-    for name in ("processes", "forms", "rules"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    library = Library(processes_dir=tmp_path / "processes", forms_dir=tmp_path / "forms",
-                      rules_dir=tmp_path / "rules", roles=CASE_ROLES)
+                                                                          editable_library: Library) -> None:
+    library = editable_library
     with app.app_context():
         session = db_session()
         first = deploy(session, library, "case_management")
@@ -58,13 +50,10 @@ def test_changed_files_deploy_a_new_version_and_running_cases_keep_theirs(app: F
         assert [r.spec_id for r in ready] == ["recommend_eligibility"]
 
 
-def test_a_running_case_keeps_the_forms_of_its_version(app: Flask, clock: Clock, tmp_path: Path) -> None:
+def test_a_running_case_keeps_the_forms_of_its_version(app: Flask, clock: Clock, editable_library: Library) -> None:
     from engine.runtime import form_for
 
-    for name in ("processes", "forms", "rules"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    library = Library(processes_dir=tmp_path / "processes", forms_dir=tmp_path / "forms",
-                      rules_dir=tmp_path / "rules", roles=CASE_ROLES)
+    library = editable_library
     with app.app_context():
         session = db_session()
         reception = session.scalar(select(User).where(User.username == "reception1"))
