@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -10,7 +9,6 @@ from flask import Flask
 from engine.errors import ProcessInvalid
 from engine.library import Library, check_library, deploy
 
-ROOT = Path(__file__).resolve().parents[2]
 BPMN = "case_management.bpmn"
 
 
