@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
@@ -154,6 +154,7 @@ def inbox(session: Session, *, actor: User) -> Inbox:
                TaskRecord.lane == actor.role,
                or_(TaskRecord.assignee_id == actor.id, TaskRecord.assignee_id.is_(None)))
         .order_by(TaskRecord.due_at.is_(None), TaskRecord.due_at, TaskRecord.created_at)
+        .options(selectinload(Case.household))  # heads' names without a query per row
     ).all()
     result = Inbox()
     for record, case in rows:
