@@ -51,6 +51,7 @@ test: $(STAMP) chromium lint
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_scoring.py
+	$(BIN)/python bench/bench_rescore.py
 
 # After adding user-visible strings: refresh the catalogue, then translate the new entries in the .po file.
 translations: $(STAMP)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from engine.forms import national_id_is_valid, normalize_national_id
@@ -89,44 +89,48 @@ class RescoreSummary:
 
 
 def rescore(session: Session, *, rules_dir: str, now: dt.datetime, directorate: str | None = None,
-            batch: int = 500, progress: Callable[[int], None] | None = None) -> RescoreSummary:
-    """Score every active household with the current rules, adding a new score (old ones stay).
+            batch: int = 1000, progress: Callable[[int], None] | None = None) -> RescoreSummary:
+    """Score every household with the current rules, adding a new score (old ones stay).
 
-    Commits per batch, so a long run keeps what it did if interrupted; ``progress`` gets the count done.
+    Works in batches (scored with the compiled rules, written with one INSERT each) and commits per
+    batch, so a long run keeps what it did if interrupted; ``progress`` gets the count done. A case's
+    history notes the households whose category changed.
     """
-    from registry.operations import store_score
+    from registry import eligibility
+    from registry.operations import local_date, score_row
 
-    summary = RescoreSummary()
+    measure = eligibility.load_measure(rules_dir)
+    summary = RescoreSummary(rule_version=measure.rule_version)
     query = select(Household.id).order_by(Household.id)
     if directorate:
         query = query.join(Directorate).where(Directorate.code == directorate)
     ids = list(session.scalars(query))
     for chunk in _chunks(ids, batch):
         previous = latest_scores(session, chunk)
-        for household in session.scalars(select(Household).where(Household.id.in_(chunk))):
-            scoring = store_score(session, household_id=household.id, case_id=None,
-                                  directorate_id=household.directorate_id, data=scoring_data(household),
-                                  rules_dir=rules_dir, actor_id=None, now=now)
-            summary.households += 1
-            summary.rule_version = scoring.rule_version
+        households = list(session.scalars(select(Household).where(Household.id.in_(chunk))))
+        scorings = eligibility.score_many(measure, [scoring_data(h) for h in households], as_of=local_date(now))
+        rows, changed = [], []
+        for household, scoring in zip(households, scorings, strict=True):
+            rows.append(score_row(measure, scoring, household_id=household.id, case_id=None,
+                                  directorate_id=household.directorate_id, actor_id=None, now=now))
             before = previous.get(household.id)
             if before is not None and before.category != scoring.category:
-                summary.changed += 1
                 key = f"{before.category} → {scoring.category}"
                 summary.transitions[key] = summary.transitions.get(key, 0) + 1
-            record_event(session, actor_id=None, case_id=_open_case_id(session, household.id),
-                         action="household_rescored", at=now,
-                         details={"before": before.category if before else None, "after": scoring.category,
-                                  "rule_version": scoring.rule_version})
+                changed.append((household.id, before.category, scoring.category))
+        session.execute(insert(EligibilityScore), rows)
+        open_cases = dict(session.execute(select(Case.household_id, Case.id).where(
+            Case.household_id.in_([h for h, _b, _a in changed]), Case.status == CaseStatus.OPEN.value)).tuples().all())
+        for household_id, before_category, after_category in changed:
+            record_event(session, actor_id=None, case_id=open_cases.get(household_id), action="household_rescored",
+                         at=now, details={"household_id": household_id, "before": before_category,
+                                          "after": after_category, "rule_version": measure.rule_version})
+        summary.households += len(rows)
+        summary.changed += len(changed)
         session.commit()
         if progress:
             progress(len(chunk))
     return summary
-
-
-def _open_case_id(session: Session, household_id: int) -> int | None:
-    return session.scalar(select(Case.id).where(Case.household_id == household_id,
-                                                Case.status == CaseStatus.OPEN.value).order_by(Case.id.desc()))
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

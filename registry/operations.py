@@ -143,17 +143,24 @@ def store_score(session: Session, *, household_id: int, case_id: int | None, dir
                 now: dt.datetime) -> eligibility.Scoring:
     measure = eligibility.load_measure(rules_dir or DATA_DIR.parent / "rules")
     scoring = eligibility.score_household(measure, data, as_of=local_date(now))
-    # Each indicator row carries its dimension's label, so the explanation reads without the rule files.
-    dimension_labels = {d.key: dict(d.label) for d in measure.dimensions}
-    indicators = [{**i, "dimension_label": dimension_labels.get(i["dimension"])} for i in scoring.indicators]
-    session.add(EligibilityScore(
-        household_id=household_id, case_id=case_id, directorate_id=directorate_id,
-        rule_version=scoring.rule_version, inputs=scoring.inputs, indicators=indicators,
-        score=scoring.score, score_exact=scoring.score_exact, category=scoring.category,
-        details=scoring.to_dict(), created_at=now, created_by_id=actor_id,
-    ))
+    session.add(EligibilityScore(**score_row(measure, scoring, household_id=household_id, case_id=case_id,
+                                             directorate_id=directorate_id, actor_id=actor_id, now=now)))
     session.flush()
     return scoring
+
+
+def score_row(measure: eligibility.Measure, scoring: eligibility.Scoring, *, household_id: int,
+              case_id: int | None, directorate_id: int, actor_id: int | None, now: dt.datetime) -> dict[str, Any]:
+    """The stored form of one scoring; each indicator carries its dimension's label, so the
+    explanation reads the same later, whatever the rule files say by then."""
+    dimension_labels = {d.key: dict(d.label) for d in measure.dimensions}
+    indicators = [{**i, "dimension_label": dimension_labels.get(i["dimension"])} for i in scoring.indicators]
+    return {"household_id": household_id, "case_id": case_id, "directorate_id": directorate_id,
+            "rule_version": scoring.rule_version, "inputs": scoring.inputs, "indicators": indicators,
+            "score": scoring.score, "score_exact": scoring.score_exact, "category": scoring.category,
+            # The rest of the scoring (lines, cut-offs, counts); indicators and inputs have columns of their own.
+            "details": {k: v for k, v in scoring.to_dict().items() if k not in ("indicators", "inputs")},
+            "created_at": now, "created_by_id": actor_id}
 
 
 def request_documents(context: OperationContext, missing: Any = None, note: Any = None) -> dict[str, Any]:
