@@ -134,7 +134,6 @@ class InboxRow:
     task: TaskRecord
     case: Case
     head_name: str | None
-    assignee_name: str | None
 
 
 @dataclass
@@ -159,8 +158,7 @@ def inbox(session: Session, *, actor: User) -> Inbox:
     result = Inbox()
     for record, case in rows:
         head = case.household.head if case.household else None
-        row = InboxRow(task=record, case=case, head_name=head.name_ar if head else None,
-                       assignee_name=actor.full_name if record.assignee_id == actor.id else None)
+        row = InboxRow(task=record, case=case, head_name=head.name_ar if head else None)
         (result.mine if record.assignee_id == actor.id else result.open_for_role).append(row)
     return result
 
