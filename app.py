@@ -31,16 +31,37 @@ def default_config() -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
-        "WTF_CSRF_TIME_LIMIT": None,
+        # Document bytes: a folder ("filesystem") or S3-compatible storage ("s3", with the S3_* keys).
+        "DOCUMENT_STORAGE": "filesystem",
+        "DOCUMENT_STORAGE_DIR": str(instance / "documents"),
+        # Server-side staff sessions end after this long unused, and this long after login in any case.
+        "SESSION_IDLE_MINUTES": 30,
+        "SESSION_LIFETIME_HOURS": 12,
+        # Failed logins (page and API together), per address and per address and username; see webui/security.py.
+        "LOGIN_LIMIT_PER_ADDRESS": "60/minute;600/hour",
+        "LOGIN_LIMIT_PER_ACCOUNT": "10/minute;50/hour",
+        "RATELIMIT_STORAGE_URI": "memory://",  # redis://host:6379/0 to share the counts between servers
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_KEY_PREFIX": "mosd",
+        # Redis down: count in this process's memory meanwhile, never refuse a login with a server error.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For/-Proto in front of the app
     }
 
 
 def _from_environment() -> dict[str, Any]:
     env: dict[str, Any] = {}
     for key in ("DATABASE_URL", "SECRET_KEY", "MINISTRY_BACKEND", "MINISTRY_DATA_DIR", "MINISTRY_INTERIOR_URL",
-                "MINISTRY_EDUCATION_URL", "MINISTRY_HEALTH_URL"):
+                "MINISTRY_EDUCATION_URL", "MINISTRY_HEALTH_URL", "DOCUMENT_STORAGE",
+                "DOCUMENT_STORAGE_DIR", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
+                "S3_REGION", "S3_PREFIX", "RATELIMIT_STORAGE_URI", "LOGIN_LIMIT_PER_ADDRESS",
+                "LOGIN_LIMIT_PER_ACCOUNT"):
         if os.environ.get(key):
             env[key] = os.environ[key]
+    for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS", "TRUSTED_PROXIES"):
+        if os.environ.get(key):
+            env[key] = int(os.environ[key])
     if os.environ.get("DEMO_MODE"):
         env["DEMO_MODE"] = os.environ["DEMO_MODE"].lower() in ("1", "true", "yes")
     if os.environ.get("SESSION_COOKIE_SECURE"):
@@ -63,8 +84,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(ROOT / "instance"), template_folder="webui/templates",
                 static_folder="webui/static")
     app.config.update(default_config())
-    app.config.update(_from_environment())
+    environment = _from_environment()
+    app.config.update(environment)
     app.config.update(config or {})
+    if "SESSION_COOKIE_SECURE" not in environment and "SESSION_COOKIE_SECURE" not in (config or {}):
+        app.config["SESSION_COOKIE_SECURE"] = not app.config["DEMO_MODE"]  # demo mode runs over plain http
+    lifetime = app.config["SESSION_LIFETIME_HOURS"] * 3600
+    app.config["PERMANENT_SESSION_LIFETIME"] = lifetime
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", lifetime)  # a form outlives no session
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(Path(app.instance_path))
 

@@ -9,6 +9,7 @@ pays the parse once.
 from __future__ import annotations
 
 import ast
+import copy
 import datetime as dt
 import functools
 import math
@@ -92,11 +93,131 @@ def _count_where(items: Any, condition: str) -> int:
                 code, _FAST_GLOBALS, item
             ):
                 found += 1
-    except ExpressionError:
+    except (ExpressionError, _OverBudget):  # the outer expression reports a budget overrun
         raise
     except Exception as err:
         raise _data_problem(condition, err) from err
     return found
+
+
+# The budget. An expression has no loops, so the operations it runs are bounded by its size (capped
+# below); what is left is the size of the values it builds. Every operation that builds a value
+# (``*``, ``+``, list and dict displays, sum, sorted, str, round) checks the result against one
+# bound, counted as if each shared part were copied: ``[[1] * 9999] * 9999`` is 9999 references to
+# one list, but str(), sum() and == walk it 99,980,001 times. With every built value under the bound,
+# anything that walks values (comparisons, ``in``, min, max, sorted, str) does bounded work too.
+
+#: Largest value an expression may build, in cells: one per item (list, tuple, set, dict key or
+#: value, number), and one per ten characters of a string.
+_MAX_SIZE = 10_000
+_CHARS_PER_CELL = 10
+_MAX_CHARS = _MAX_SIZE * _CHARS_PER_CELL
+#: Whole numbers beyond float's range (about 10**308) are never data; 2**(2**30) would hang a worker.
+_MAX_INT_BITS = 1024
+_MAX_POWER_DIGITS = 60
+_MAX_ROUND_DIGITS = 20
+_NUMBERS = (int, float, Fraction)
+_SETS = (set, frozenset)
+
+
+class _OverBudget(ValueError):
+    """A value an expression builds would be larger than the budget allows."""
+
+
+def _too_large(what: str) -> _OverBudget:
+    return _OverBudget(f"{what} would be larger than the limit of {_MAX_SIZE:,} items or {_MAX_CHARS:,} "
+                       "characters")
+
+
+def _too_long(what: str) -> _OverBudget:
+    return _OverBudget(f"{what} would have more than {_MAX_INT_BITS:,} bits (about 308 digits)")
+
+
+def _size(value: Any, what: str = "the result") -> int:
+    """The value's size in cells, shared parts counted each time; raises _OverBudget past the limit.
+
+    Stops as soon as the limit is passed, so measuring costs at most the limit, whatever the value.
+    """
+    used = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bytes:
+            used += 1 + len(item) // _CHARS_PER_CELL
+        elif kind is list or kind is tuple or kind in _SETS:
+            used += 1 + len(item)
+            if used <= _MAX_SIZE:
+                stack.extend(item)
+        elif kind is dict:
+            used += 1 + 2 * len(item)
+            if used <= _MAX_SIZE:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        elif kind is float or kind is bool or item is None:
+            pass  # one cell, counted by its container
+        elif kind is int or kind is Fraction:
+            _number(item)
+        elif isinstance(item, str | bytes):  # subclasses, e.g. of task data
+            used += 1 + len(item) // _CHARS_PER_CELL
+        elif isinstance(item, Mapping):
+            used += 1 + 2 * len(item)
+            if used <= _MAX_SIZE:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            used += 1 + len(item)
+            if used <= _MAX_SIZE:
+                stack.extend(item)
+        if used > _MAX_SIZE:
+            raise _too_large(what)
+    return used
+
+
+def _bounded(value: Any) -> Any:
+    _size(value)
+    return value
+
+
+def _number(value: Any) -> Any:
+    """The number itself when it fits the budget: repeated squaring would otherwise grow without end."""
+    kind = type(value)
+    if kind is int:
+        if value.bit_length() > _MAX_INT_BITS:
+            raise _too_long("a number")
+    elif kind is Fraction and value.numerator.bit_length() + value.denominator.bit_length() > _MAX_INT_BITS:
+        raise _too_long("a fraction")
+    return value
+
+
+def _sum(items: Any, start: Any = 0) -> Any:
+    """sum() of numbers. Adding lists copies the total once per item; join lists with + instead."""
+    if not isinstance(start, _NUMBERS):
+        raise ValueError("sum() adds numbers; join lists with +")
+    return _number(sum(items, start))
+
+
+def _sorted(items: Any, **options: Any) -> list[Any]:
+    return _bounded(sorted(items, **options))
+
+
+def _str(*args: Any, **options: Any) -> str:
+    """str(), refusing to render a value whose text could pass the budget (a large list of lists)."""
+    if args:
+        _size(args[0], "the value to turn into text")
+    text = str(*args, **options)
+    if len(text) > _MAX_CHARS:
+        raise _too_large("the text")
+    return text
+
+
+def _round(number: Any, digits: Any = None) -> Any:
+    """round(); round(1, -10**7) works out 10**10**7 first."""
+    if digits is None:
+        return round(number)
+    if isinstance(digits, int) and abs(digits) > _MAX_ROUND_DIGITS:
+        raise _OverBudget(f"round() takes at most {_MAX_ROUND_DIGITS} digits")
+    return round(number, digits)
 
 
 #: The only functions an expression may call. Keep them pure and total.
@@ -105,15 +226,15 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
     "abs": abs,
-    "round": round,
-    "sum": sum,
+    "round": _round,
+    "sum": _sum,
     "any": any,
     "all": all,
     "int": int,
     "float": float,
-    "str": str,
+    "str": _str,
     "bool": bool,
-    "sorted": sorted,
+    "sorted": _sorted,
     "floor": math.floor,
     "ceil": math.ceil,
     "date": _date,
@@ -182,32 +303,116 @@ def _check_item_condition(node: ast.Call, expression: str) -> None:
         raise ExpressionError(expression, f"condition of {name}(): {err.reason}") from None
 
 
+#: Text an expression may have. Without loops the operations an expression runs are bounded by the
+#: nodes of its tree; a deep tree would also overflow the parser's and the compiler's stacks.
+_MAX_LENGTH = 5_000
+_MAX_NODES = 1_000
+_MAX_DEPTH = 50
+
+
 @functools.lru_cache(maxsize=4096)
 def compile_expression(expression: str) -> Any:
     """Parse, check and compile an expression once; raises ExpressionError when it is refused."""
     source = expression.strip()
     if not source:
         raise ExpressionError(expression, "empty expression")
+    if len(source) > _MAX_LENGTH:
+        raise ExpressionError(source[:80] + "…", f"longer than {_MAX_LENGTH:,} characters")
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
         raise ExpressionError(expression, f"syntax error: {err.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(expression, "too deeply nested") from None
+    _check_shape(tree, expression)
     _check(tree, expression)
-    return compile(_guard_operators(tree), "<expression>", "eval")
+    _check_literal_parts(tree, expression)
+    return _compile(_guard_operators(tree), "<expression>", "eval", expression)
 
 
-_MAX_SEQUENCE = 10_000
-_MAX_POWER_DIGITS = 60
-_NUMBERS = (int, float, Fraction)
+def _compile(tree: ast.Module | ast.Expression, filename: str, mode: str, expression: str) -> Any:
+    try:
+        return compile(tree, filename, mode)
+    except SyntaxError as err:  # a SyntaxWarning where warnings are errors, e.g. "3[0]"
+        raise ExpressionError(expression, f"syntax error: {err.msg}") from None
+
+
+def _check_shape(tree: ast.Expression, expression: str) -> None:
+    nodes = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > _MAX_NODES:
+            raise ExpressionError(expression, f"more than {_MAX_NODES:,} parts")
+        if depth > _MAX_DEPTH:
+            raise ExpressionError(expression, f"nested more than {_MAX_DEPTH} deep")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+_BRANCHES = (ast.IfExp, ast.BoolOp, ast.Slice)
+
+
+def _check_literal_parts(tree: ast.Expression, expression: str) -> None:
+    """Work out, under the budget, every part that reads no data, so that a value built from literals
+    alone (``sum([[1] * 9999] * 9999, [])``) is refused when the file is checked, not in a running case.
+
+    Other failures (``1 / 0``) are left to run time: a part may sit in a branch that never runs.
+    """
+    reads_data: set[int] = set()
+    for node in reversed(list(ast.walk(tree))):  # breadth-first, reversed: children before parents
+        if (isinstance(node, ast.Name) and node.id not in FUNCTIONS) or any(
+            id(child) in reads_data for child in ast.iter_child_nodes(node)
+        ):
+            reads_data.add(id(node))
+    namespace = {**FUNCTIONS, **_GUARD_FUNCTIONS}
+    stack: list[ast.AST] = [tree.body]
+    while stack:
+        node = stack.pop()
+        # Branches are worked out one by one: "[1] * 10**9 if False else 0" is refused too.
+        if id(node) in reads_data or not isinstance(node, ast.expr) or isinstance(node, _BRANCHES):
+            stack.extend(ast.iter_child_nodes(node))
+            continue
+        if isinstance(node, ast.Constant | ast.Name):
+            continue
+        part = _guard_operators(ast.Expression(body=copy.deepcopy(node)))
+        try:
+            eval(compile(part, "<expression>", "eval"), _NO_BUILTINS, dict(namespace))  # noqa: S307 - checked
+        except _OverBudget as err:
+            raise ExpressionError(expression, f"over budget in {ast.unparse(node)}: {err}") from None
+        except Exception:  # noqa: S112 - a data problem, reported when it happens
+            continue
 
 
 def _guarded_mul(left: Any, right: Any) -> Any:
     if isinstance(left, _NUMBERS) and isinstance(right, _NUMBERS):
-        return left * right
-    sequence, times = (left, right) if isinstance(left, str | list | tuple) else (right, left)
-    if isinstance(sequence, str | list | tuple) and isinstance(times, int) and len(sequence) * times > _MAX_SEQUENCE:
-        raise ValueError("the result would be too large")
-    return left * right
+        return _number(left * right)
+    if isinstance(right, int) and isinstance(left, str | bytes | list | tuple):
+        sequence, times = left, right
+    elif isinstance(left, int) and isinstance(right, str | bytes | list | tuple):
+        sequence, times = right, left
+    else:
+        return left * right  # a TypeError for anything else
+    if times > 0:
+        if isinstance(sequence, str | bytes):
+            size = 1 + len(sequence) * times // _CHARS_PER_CELL
+        else:
+            size = 1 + (_size(sequence, "the value to repeat") - 1) * times
+        if size > _MAX_SIZE:
+            raise _too_large("the result")
+    return sequence * times
+
+
+def _guarded_add(left: Any, right: Any) -> Any:
+    result = left + right
+    kind = type(result)
+    if kind is int or kind is float:  # adding can only double a number: no need to measure it
+        return result
+    return _bounded(result)
+
+
+def _guarded_div(left: Any, right: Any) -> Any:
+    return _number(left / right)
 
 
 def _guarded_mod(left: Any, right: Any) -> Any:
@@ -221,16 +426,31 @@ def _guarded_pow(base: Any, exponent: Any) -> Any:
         raise ValueError("powers are for numbers")
     size, power = abs(float(base)), abs(float(exponent))
     if power > 10 or (size > 1 and power * math.log10(size) > _MAX_POWER_DIGITS):
-        raise ValueError("the result would be too large")
-    return base**exponent
+        raise _OverBudget(f"the power would have more than {_MAX_POWER_DIGITS} digits")
+    return _number(base**exponent)
 
 
-#: Operators that could exhaust memory or CPU ("x" * 10**10, nested powers, "%*d") run through checks.
+#: Operators that could exhaust memory or CPU ("x" * 10**10, nested powers, "%*d", a list doubled
+#: by + in every step of a rule file, a fraction squared in every step) run through checks.
 _GUARDED_OPERATORS: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
     ast.Mult: ("_guarded_mul", _guarded_mul),
+    ast.Add: ("_guarded_add", _guarded_add),
+    ast.Div: ("_guarded_div", _guarded_div),
     ast.Mod: ("_guarded_mod", _guarded_mod),
     ast.Pow: ("_guarded_pow", _guarded_pow),
 }
+_GUARDED_BUILD = "_guarded_build"
+
+
+def _literal(node: ast.AST) -> bool:
+    """A constant, or a display of constants: its size is bounded by the text."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return all(_literal(element) for element in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(key is not None and _literal(key) for key in node.keys) and all(map(_literal, node.values))
+    return False
 
 
 class _OperatorGuard(ast.NodeTransformer):
@@ -241,6 +461,16 @@ class _OperatorGuard(ast.NodeTransformer):
             return node
         call = ast.Call(func=ast.Name(id=guard[0], ctx=ast.Load()), args=[node.left, node.right], keywords=[])
         return ast.copy_location(call, node)
+
+    def _display(self, node: ast.expr) -> ast.AST:
+        # [a, a, a] holds three references to a value that may itself be at the limit.
+        if _literal(node):
+            return node
+        self.generic_visit(node)
+        call = ast.Call(func=ast.Name(id=_GUARDED_BUILD, ctx=ast.Load()), args=[node], keywords=[])
+        return ast.copy_location(call, node)
+
+    visit_List = visit_Tuple = visit_Set = visit_Dict = _display
 
 
 def _guard_operators(tree: ast.Expression) -> ast.Expression:
@@ -267,7 +497,7 @@ class _Namespace(dict):
         return None
 
 
-_GUARD_FUNCTIONS: dict[str, Callable[[Any, Any], Any]] = dict(_GUARDED_OPERATORS.values())
+_GUARD_FUNCTIONS: dict[str, Callable[..., Any]] = {**dict(_GUARDED_OPERATORS.values()), _GUARDED_BUILD: _bounded}
 _NO_BUILTINS: dict[str, Any] = {"__builtins__": {}}
 
 
@@ -285,7 +515,7 @@ def evaluate(expression: str, data: Mapping[str, Any], extra: Mapping[str, Any] 
     except ExpressionError:
         raise
     except Exception as err:  # a data problem, e.g. None < 3: report it with the expression
-        raise ExpressionError(expression, f"{type(err).__name__}: {err}") from err
+        raise _data_problem(expression, err) from err
 
 
 def validate(expression: str) -> None:
@@ -333,11 +563,13 @@ def _fast_tree(expression: str) -> ast.Expression:
 
 @functools.lru_cache(maxsize=4096)
 def _fast_code(expression: str) -> Any:
-    return compile(_fast_tree(expression), "<expression>", "eval")
+    return _compile(_fast_tree(expression), "<expression>", "eval", expression)
 
 
 def _data_problem(expression: str, err: Exception) -> ExpressionError:
     """A data problem while evaluating, e.g. None < 3, reported with the expression."""
+    if isinstance(err, _OverBudget):
+        return ExpressionError(expression, f"over budget: {err}")
     return ExpressionError(expression, f"{type(err).__name__}: {err}")
 
 
@@ -380,7 +612,7 @@ def assigner(assignments: Sequence[tuple[str, str]]) -> Callable[[dict[str, Any]
             node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
         statements.append(statement)
         texts.append(expression)
-    code = compile(ast.Module(body=statements, type_ignores=[]), "<assignments>", "exec")
+    code = _compile(ast.Module(body=statements, type_ignores=[]), "<assignments>", "exec", "; ".join(texts))
 
     def run(namespace: dict[str, Any]) -> None:
         try:

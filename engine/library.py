@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
@@ -159,8 +160,8 @@ def check_process_spec(library: Library, spec: Any, where: str, source: str = ""
                     form = load_form(library.forms_dir, form_key)
                 except FileNotFoundError:
                     problems.append(f"{label}: unknown form key {form_key!r} (no forms/{form_key}.yaml)")
-                except (ValueError, KeyError, TypeError) as err:
-                    problems.append(f"{label}: form {form_key!r} is invalid: {err}")
+                except Exception as err:  # any broken form file is a problem to list
+                    problems.append(f"{label}: form {form_key!r} is invalid: {_describe(err)}")
                 else:
                     problems += [f"{label}: form {form_key}: {p}" for p in check_form(form)]
             if "dueIn" in props:
@@ -184,18 +185,76 @@ def check_process_spec(library: Library, spec: Any, where: str, source: str = ""
     return problems
 
 
+def _describe(err: Exception) -> str:
+    """A load error in one line: YAML's own messages run over several, with the line and column."""
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+        mark = err.problem_mark
+        return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {err.problem}"
+    if isinstance(err, yaml.YAMLError):
+        return "not valid YAML: " + " ".join(str(err).split())
+    if isinstance(err, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {err.start})"
+    if isinstance(err, ValueError | KeyError | TypeError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
+
+
+def load_yaml_mapping(source: bytes) -> dict[str, Any]:
+    """A YAML file's named sections, loaded safely (a Python tag is an error, never run).
+
+    Raises ValueError saying what is wrong: not UTF-8, not YAML, or not a mapping at the top.
+    """
+    try:
+        raw = yaml.safe_load(source.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(_describe(err)) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"the file must hold named sections, not a {type(raw).__name__}")
+    return raw
+
+
+def yaml_problems(path: Path) -> list[str]:
+    """Why a YAML file cannot be read, or nothing: for files that nothing else reads yet."""
+    try:
+        load_yaml_mapping(path.read_bytes())
+    except ValueError as err:
+        return [_describe(err)]
+    return []
+
+
+def _form_problems(library: Library, path: Path) -> list[str]:
+    problems = yaml_problems(path)
+    if problems:
+        return problems
+    try:
+        form = load_form(library.forms_dir, path.stem)
+    except FileNotFoundError:
+        return [f"{path.name}: a form's file name must be lower_snake_case"]
+    except Exception as err:  # a field of the wrong shape: list it, never crash the check
+        return [_describe(err)]
+    return check_form(form)
+
+
 def check_library(library: Library) -> dict[str, list[str]]:
     """Problems per file; an empty list means the file is fine."""
     files = library.process_files()
     report: dict[str, list[str]] = {str(p): [] for p in files}
+    # Every form file, named by a task or not: deploying stores them all with the version.
+    for path in library.form_files():
+        report[str(path)] = _form_problems(library, path)
     for path in files:  # syntax and schema per file first, so each error names its file
         try:
+            path.read_bytes().decode("utf-8")  # deploying stores the text
             _parse([path])
+        except UnicodeDecodeError as err:
+            report[str(path)].append(_describe(err))
         except (ValidationException, SpiffWorkflowException) as err:
             report[str(path)].append(str(err).splitlines()[0])
         except Exception as err:  # lxml syntax errors and the like
             report[str(path)].append(f"{type(err).__name__}: {err}")
-    if any(report.values()):
+    if any(report[str(p)] for p in files):
         return report
     parser = _parse(files)
     for path in library.processes_dir.glob("*.bpmn"):

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -55,29 +55,24 @@ def _engine(session: Session, instance: ProcessInstance, actor_id: int | None, n
     return SafeScriptEngine(context)
 
 
-_HASH_OF_VERSION: dict[int, str] = {}
-
-
 def _spec_of(instance: ProcessInstance) -> tuple[Any, dict[str, Any]]:
-    """The instance's deployed spec; versions never change, so their hash is remembered by id."""
-    content_hash = _HASH_OF_VERSION.get(instance.process_version_id)
-    if content_hash is None:
-        content_hash = _HASH_OF_VERSION.setdefault(instance.process_version_id,
-                                                   instance.process_version.content_hash)
-    return load_spec(content_hash, lambda: instance.process_version.spec_json)
+    """The instance's deployed spec, cached by content hash (a version id means nothing across databases)."""
+    return load_spec(instance.process_version.content_hash, lambda: instance.process_version.spec_json)
 
 
-_FORMS_OF_VERSION: dict[int, dict[str, str]] = {}
+#: Form texts of each deployed version, by content hash: deployed versions never change.
+_FORMS_OF_VERSION: dict[str, dict[str, str]] = {}
 
 
 def form_for(session: Session, library: Library, record: TaskRecord) -> FormDef:
     """The task's form as deployed with its case's process version (the files on disk for older versions)."""
     instance = session.get(ProcessInstance, record.instance_id)
     assert instance is not None
-    texts = _FORMS_OF_VERSION.get(instance.process_version_id)
+    content_hash = instance.process_version.content_hash
+    texts = _FORMS_OF_VERSION.get(content_hash)
     if texts is None:
         sources = instance.process_version.sources or {}
-        texts = _FORMS_OF_VERSION.setdefault(instance.process_version_id, {
+        texts = _FORMS_OF_VERSION.setdefault(content_hash, {
             name.removeprefix("forms/").removesuffix(".yaml"): text
             for name, text in sources.items() if name.startswith("forms/")})
     text = texts.get(record.form_key)
@@ -251,20 +246,32 @@ def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
     return dict(task.data) if task is not None else dict(workflow.data)
 
 
-def claim_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct, now: dt.datetime) -> TaskRecord:
+@dataclass
+class Claim:
+    """A claimed task, and whether this call claimed it (False: the actor already had it)."""
+
+    record: TaskRecord
+    changed: bool
+
+
+def claim_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct, now: dt.datetime) -> Claim:
+    """Give a ready task to the actor; claiming a task the actor already holds changes nothing."""
     with _guarded(session, task_id) as (record, _instance):
         session.refresh(record)  # a claim made while we waited for the lock must be seen
         _check_open_to(record, actor_id, may_act)
-        # Conditional, so two claims at once (SQLite has no row locks) cannot both win.
+        if record.assignee_id == actor_id:
+            return Claim(record=record, changed=False)
+        # Conditional, so two claims at once (SQLite has no row locks) cannot both win, nor the same
+        # user's two requests both count as a claim.
         claimed = session.execute(
             update(TaskRecord).where(TaskRecord.id == record.id, TaskRecord.state == TaskState.READY.value,
-                                     or_(TaskRecord.assignee_id.is_(None), TaskRecord.assignee_id == actor_id))
+                                     TaskRecord.assignee_id.is_(None))
             .values(assignee_id=actor_id, claimed_at=now).execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            session.refresh(record)
-            raise TaskNotClaimable(by=record.assignee_id)
         session.refresh(record)
-        return record
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            _check_open_to(record, actor_id, may_act)  # completed, or someone else has it
+            return Claim(record=record, changed=False)  # the actor's own claim won meanwhile
+        return Claim(record=record, changed=True)
 
 
 def release_task(session: Session, *, task_id: str, actor_id: int, may_act: MayAct) -> TaskRecord:

@@ -7,6 +7,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from sqlalchemy.exc import DBAPIError
 
 from engine import expressions
 from engine.catalog import OPERATIONS, OperationContext
@@ -35,7 +36,7 @@ class _SafeEnvironment(BasePythonScriptEngineEnvironment):
         self.context.data = context
         try:
             result = operation(self.context, **params)
-        except OperationFailed:
+        except (OperationFailed, DBAPIError):  # the database's refusals are the unit of work's to answer
             raise
         except Exception as err:  # caught here: SpiffWorkflow would turn it into a confusing NameError
             raise OperationFailed(operation_name, f"{type(err).__name__}: {err}") from err

@@ -1,59 +1,114 @@
-"""Staff authentication: argon2 passwords, lock-out after repeated failures, API bearer tokens."""
+"""Staff authentication: argon2 passwords, server-side sessions, API bearer tokens.
+
+Repeated failures are throttled by the web layer's rate limiter (per address, and per address and
+account), never by locking the account itself: a lock that anyone can trigger keeps the real user out.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from registry.errors import InvalidCredentials, LoginLocked
-from registry.models import ApiToken, User
+from registry.audit import record_event
+from registry.errors import InvalidCredentials
+from registry.models import ApiToken, StaffSession, User
 
 _HASHER = PasswordHasher()
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo password, refused outside demo mode
-MAX_FAILED_LOGINS = 5
-LOCK_DURATION = dt.timedelta(minutes=15)
 TOKEN_LIFETIME = dt.timedelta(hours=12)
+#: last_seen_at is written at most this often, so a busy user costs no write per request.
+SESSION_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def authenticate(session: Session, *, username: str, password: str, demo_mode: bool, now: dt.datetime) -> User:
-    """The active user with these credentials; counts failures and locks the account for a while."""
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    if user is None or not user.active:
-        _HASHER.hash(password)  # spend the same time as a real check, so usernames don't leak
+def authenticate(session: Session, *, username: str, password: str, demo_mode: bool) -> User:
+    """The active user with these credentials; every refusal is the same ``InvalidCredentials``."""
+    name = username.strip().lower()
+    # A NUL byte can match no username, and PostgreSQL refuses it in a query.
+    user = session.scalar(select(User).where(User.username == name)) if "\x00" not in name else None
+    ok = _verify(user.password_hash if user is not None else _dummy_hash(), password)
+    if user is None or not user.active or not ok:
         raise InvalidCredentials()
-    if user.locked_until is not None and user.locked_until > now:
-        raise LoginLocked(user.locked_until)
-    ok: bool
-    try:
-        ok = _HASHER.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if ok and user.is_demo and not demo_mode:
-        ok = False  # demo accounts exist only to try the system
-    if not ok:
-        # Counted in the database, so parallel guesses cannot lose increments and slip past the lock.
-        failures = session.execute(
-            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
-            .returning(User.failed_logins)).scalar_one()
-        if failures >= MAX_FAILED_LOGINS:
-            session.execute(update(User).where(User.id == user.id)
-                            .values(locked_until=now + LOCK_DURATION, failed_logins=0))
-        session.commit()
-        raise InvalidCredentials()
-    user.failed_logins = 0
-    user.locked_until = None
-    session.commit()
+    if user.is_demo and not demo_mode:
+        raise InvalidCredentials()  # demo accounts exist only to try the system
     return user
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown usernames against, so they cost the same time as a wrong password."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def start_session(session: Session, *, user: User, now: dt.datetime) -> str:
+    """A new server-side session for a browser; the returned id goes in its cookie, only its hash is kept."""
+    session_id = secrets.token_urlsafe(32)
+    session.add(StaffSession(token_hash=_digest(session_id), user_id=user.id, created_at=now, last_seen_at=now))
+    session.commit()
+    return session_id
+
+
+def user_for_session(session: Session, *, session_id: str, now: dt.datetime, idle_timeout: dt.timedelta,
+                     lifetime: dt.timedelta) -> User | None:
+    """The user of a live session, or None once it ended, sat idle too long or outlived its lifetime."""
+    row = session.scalar(select(StaffSession).where(StaffSession.token_hash == _digest(session_id)))
+    if row is None or row.ended_at is not None or not row.user.active:
+        return None
+    if now - row.last_seen_at >= idle_timeout or now - row.created_at >= lifetime:
+        row.ended_at = now
+        session.commit()
+        return None
+    if now - row.last_seen_at >= SESSION_TOUCH_INTERVAL:
+        row.last_seen_at = now
+        session.commit()
+    return row.user
+
+
+def end_session(session: Session, *, session_id: str, now: dt.datetime) -> None:
+    """Log a browser out: its cookie, even a copy, no longer opens the session."""
+    session.execute(update(StaffSession).where(StaffSession.token_hash == _digest(session_id),
+                                               StaffSession.ended_at.is_(None)).values(ended_at=now))
+    session.commit()
+
+
+def change_password(session: Session, *, user: User, new_password: str, now: dt.datetime) -> None:
+    """Set a new password and end every session and API token the user had."""
+    user.password_hash = hash_password(new_password)
+    _end_everything(session, user=user, now=now)
+    record_event(session, actor_id=user.id, case_id=None, action="password_changed", at=now)
+    session.commit()
+
+
+def deactivate_user(session: Session, *, user: User, actor: User | None, now: dt.datetime) -> None:
+    """Stop an account from working: no login, and every session and API token it had ends now."""
+    user.active = False
+    _end_everything(session, user=user, now=now)
+    record_event(session, actor_id=actor.id if actor else None, case_id=None, action="user_deactivated", at=now,
+                 details={"user": user.username})
+    session.commit()
+
+
+def _end_everything(session: Session, *, user: User, now: dt.datetime) -> None:
+    session.execute(update(StaffSession).where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
+                    .values(ended_at=now))
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
 
 
 def issue_token(session: Session, *, user: User, now: dt.datetime) -> tuple[str, dt.datetime]:
@@ -66,10 +121,9 @@ def issue_token(session: Session, *, user: User, now: dt.datetime) -> tuple[str,
 
 
 def user_for_token(session: Session, *, token: str, now: dt.datetime) -> User | None:
+    """The active user a live token belongs to; failed logins by anyone never stop a valid token."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.expires_at <= now or not row.user.active:
-        return None
-    if row.user.locked_until is not None and row.user.locked_until > now:
         return None
     return row.user
 

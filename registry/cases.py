@@ -5,19 +5,15 @@ Every query is scoped here, by the actor's directorate and role, never in a view
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import hashlib
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, cast, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
@@ -27,6 +23,8 @@ from engine.forms import FormDef
 from engine.library import Library, deploy
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
+from registry.documents import DocumentStorage
+from registry.documents import store_uploads as store_documents
 from registry.errors import Conflict, DuplicateApplicant, NotPermitted
 from registry.models import (
     AuditEvent,
@@ -35,12 +33,13 @@ from registry.models import (
     Document,
     DocumentRequest,
     EligibilityScore,
+    Household,
     Role,
     User,
 )
+from registry.paging import PER_PAGE, Page, PageInfo, page_info, page_of
 
 CASE_PROCESS = "case_management"
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 def _may_see(actor: User) -> runtime.MayAct:
@@ -88,8 +87,12 @@ def start_registration(
     channel: str = "reception",
     applicant_national_id: str | None = None,
     prefill: Mapping[str, Any] | None = None,
+    before_commit: Callable[[Case], None] | None = None,
 ) -> Case:
-    """Open a case in the actor's directorate; its registration form becomes the actor's first task."""
+    """Open a case in the actor's directorate; its registration form becomes the actor's first task.
+
+    ``before_commit`` is called with the new case inside the unit of work (e.g. to store an idempotent answer).
+    """
     if actor.role != Role.RECEPTION.value or actor.directorate is None:
         raise NotPermitted("only reception staff open registrations")
     with _unit_of_work(session):
@@ -115,6 +118,8 @@ def start_registration(
         record_event(session, actor_id=actor.id, case_id=case.id, action="case_opened", at=now,
                      details={"reference": case.reference, "channel": channel,
                               "process_version": version.version})
+        if before_commit is not None:
+            before_commit(case)
     return case
 
 
@@ -138,29 +143,55 @@ class InboxRow:
 
 @dataclass
 class Inbox:
+    """A page of each list: tasks assigned to the actor, and unclaimed tasks of the actor's role."""
+
     mine: list[InboxRow] = field(default_factory=list)
     open_for_role: list[InboxRow] = field(default_factory=list)
+    mine_info: PageInfo = field(default_factory=lambda: page_of(0, page=1, per_page=PER_PAGE))
+    open_info: PageInfo = field(default_factory=lambda: page_of(0, page=1, per_page=PER_PAGE))
 
 
-def inbox(session: Session, *, actor: User) -> Inbox:
-    """Ready tasks assigned to the actor, and unclaimed ones of the actor's role in the directorate."""
+def _ready_tasks(actor: User, *, assigned: Any) -> Select[tuple[TaskRecord, Case]]:
+    """Ready tasks of the actor's role and directorate, with their cases, soonest due first."""
+    return (select(TaskRecord, Case).join(Case, Case.instance_id == TaskRecord.instance_id)
+            .where(TaskRecord.state == TaskState.READY.value, TaskRecord.scope == actor.scope,
+                   TaskRecord.lane == actor.role, assigned))
+
+
+def _task_page(session: Session, query: Select[tuple[TaskRecord, Case]], *, page: int | None,
+               per_page: int | None) -> tuple[list[InboxRow], PageInfo]:
+    """One page of ``query`` (a count, a page of rows, and the heads' names in one more query)."""
+    from registry.households import head_names
+
+    info = page_info(session, query, page=page, per_page=per_page)
+    rows = session.execute(query.order_by(TaskRecord.due_at.asc().nulls_last(), TaskRecord.created_at,
+                                          TaskRecord.id).offset(info.offset).limit(info.per_page)).tuples().all()
+    names = head_names(session, {c.household_id for _t, c in rows if c.household_id is not None})
+    return [InboxRow(task=t, case=c, head_name=names.get(c.household_id) if c.household_id else None)
+            for t, c in rows], info
+
+
+def inbox(session: Session, *, actor: User, mine_page: int | None = 1, open_page: int | None = 1,
+          per_page: int | None = PER_PAGE) -> Inbox:
+    """A page of the ready tasks assigned to the actor, and one of the unclaimed tasks of the actor's
+    role in the directorate, each with its total."""
     if actor.scope is None:
         return Inbox()
-    rows = session.execute(
-        select(TaskRecord, Case)
-        .join(Case, cast(Case.id, String) == TaskRecord.business_key)
-        .where(TaskRecord.state == TaskState.READY.value, TaskRecord.scope == actor.scope,
-               TaskRecord.lane == actor.role,
-               or_(TaskRecord.assignee_id == actor.id, TaskRecord.assignee_id.is_(None)))
-        .order_by(TaskRecord.due_at.is_(None), TaskRecord.due_at, TaskRecord.created_at)
-        .options(selectinload(Case.household))  # heads' names without a query per row
-    ).all()
-    result = Inbox()
-    for record, case in rows:
-        head = case.household.head if case.household else None
-        row = InboxRow(task=record, case=case, head_name=head.name_ar if head else None)
-        (result.mine if record.assignee_id == actor.id else result.open_for_role).append(row)
-    return result
+    mine, mine_info = _task_page(session, _ready_tasks(actor, assigned=TaskRecord.assignee_id == actor.id),
+                                 page=mine_page, per_page=per_page)
+    open_rows, open_info = _task_page(session, _ready_tasks(actor, assigned=TaskRecord.assignee_id.is_(None)),
+                                      page=open_page, per_page=per_page)
+    return Inbox(mine=mine, open_for_role=open_rows, mine_info=mine_info, open_info=open_info)
+
+
+def task_list(session: Session, *, actor: User, page: int | None = 1,
+              per_page: int | None = PER_PAGE) -> tuple[list[TaskRecord], PageInfo]:
+    """One page of the actor's inbox as one list (assigned to the actor or open for the role), soonest due first."""
+    if actor.scope is None:
+        return [], page_of(0, page=page, per_page=per_page)
+    query = _ready_tasks(actor, assigned=or_(TaskRecord.assignee_id == actor.id, TaskRecord.assignee_id.is_(None)))
+    rows, info = _task_page(session, query, page=page, per_page=per_page)
+    return [r.task for r in rows], info
 
 
 # --- one task --------------------------------------------------------------------------------
@@ -201,20 +232,39 @@ def open_task(session: Session, *, actor: User, library: Library, task_id: str) 
                     version=instance.lock_version, data=data)
 
 
-def claim_task(session: Session, *, actor: User, task_id: str, now: dt.datetime) -> TaskRecord:
+def claim_task(session: Session, *, actor: User, task_id: str, now: dt.datetime,
+               before_commit: Callable[[TaskRecord], None] | None = None) -> TaskRecord:
+    """Give a task to the actor; a second claim of a task the actor holds is a no-op (no second event)."""
     with _unit_of_work(session):
-        record = runtime.claim_task(session, task_id=task_id, actor_id=actor.id, may_act=_may_see(actor), now=now)
-        record_event(session, actor_id=actor.id, case_id=int(record.business_key), action="task_claimed", at=now,
-                     details={"task": record.spec_id, "title": record.title, "form": record.form_key})
+        claim = runtime.claim_task(session, task_id=task_id, actor_id=actor.id, may_act=_may_see(actor), now=now)
+        record = claim.record
+        if claim.changed:
+            record_event(session, actor_id=actor.id, case_id=int(record.business_key), action="task_claimed",
+                         at=now, details={"task": record.spec_id, "title": record.title, "form": record.form_key})
+        if before_commit is not None:
+            before_commit(record)
     return record
 
 
-def release_task(session: Session, *, actor: User, task_id: str, now: dt.datetime) -> TaskRecord:
+def release_task(session: Session, *, actor: User, task_id: str, now: dt.datetime,
+                 before_commit: Callable[[TaskRecord], None] | None = None) -> TaskRecord:
     with _unit_of_work(session):
         record = runtime.release_task(session, task_id=task_id, actor_id=actor.id, may_act=_may_see(actor))
         record_event(session, actor_id=actor.id, case_id=int(record.business_key), action="task_released", at=now,
                      details={"task": record.spec_id, "title": record.title, "form": record.form_key})
+        if before_commit is not None:
+            before_commit(record)
     return record
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a completion did: the case's stage and status after it, and the tasks now ready."""
+
+    case_id: int
+    stage: str
+    status: str
+    next_tasks: list[TaskRecord]
 
 
 def complete_task(
@@ -226,16 +276,19 @@ def complete_task(
     data: Mapping[str, Any],
     now: dt.datetime,
     expected_version: int | None = None,
-) -> list[TaskRecord]:
-    """Validate and complete a task; returns the case's tasks that are ready next.
+    before_commit: Callable[[Completion], None] | None = None,
+    storage: DocumentStorage | None = None,
+) -> Completion:
+    """Validate and complete a task; returns where the case stands and its tasks that are ready next.
 
-    State, task rows, domain rows written by service operations and the audit event commit
-    together; on any error nothing is kept.
+    State, task rows, domain rows written by service operations, the audit event and whatever
+    ``before_commit`` writes with the result (an idempotent answer) commit together; on any error
+    nothing is kept. The result is built from what the completion already has: bounded work.
     """
     with _unit_of_work(session):
         def store_uploads(record: TaskRecord) -> dict[str, Any]:
-            return _store_uploads(session, actor=actor, case_id=int(record.business_key),
-                                  form=runtime.form_for(session, library, record), data=data, now=now)
+            return store_documents(session, storage=storage, actor=actor, case_id=int(record.business_key),
+                                   form=runtime.form_for(session, library, record), data=data, now=now)
 
         advance = runtime.complete_task(session, library=library, task_id=task_id, actor_id=actor.id,
                                         data=data, may_act=_may_see(actor), now=now,
@@ -259,55 +312,11 @@ def complete_task(
             loaded = session.identity_map.get(session.identity_key(Case, case_id))
             if loaded is not None:
                 session.expire(loaded, list(changes))
-    return advance.ready
-
-
-def _store_uploads(session: Session, *, actor: User, case_id: int, form: FormDef, data: Mapping[str, Any],
-                   now: dt.datetime) -> dict[str, Any]:
-    """Replace uploaded files in file fields by references to stored documents.
-
-    A file arrives as {"name", "content_type", "content": bytes} from the browser, or with
-    "content_base64" through the API; what is stored is {"document_id", "name", "size"}.
-    """
-    if not isinstance(data, Mapping):
-        raise FormInvalid({"_form": ["invalid_type"]})
-    out = dict(data)
-    for f in form.fields:
-        if f.type != "file" or f.name not in out or out[f.name] in (None, ""):
-            continue
-        items = out[f.name] if isinstance(out[f.name], list) else [out[f.name]]
-        refs = []
-        for item in items:
-            if not isinstance(item, Mapping) or not item.get("name"):
-                raise FormInvalid({f.name: ["invalid_file"]})
-            content = item.get("content")
-            if content is None and "content_base64" in item:
-                try:
-                    content = base64.b64decode(str(item["content_base64"]), validate=True)
-                except (binascii.Error, ValueError):
-                    raise FormInvalid({f.name: ["invalid_file"]}) from None
-            if not isinstance(content, bytes) or not content:
-                raise FormInvalid({f.name: ["invalid_file"]})
-            if len(content) > MAX_UPLOAD_BYTES:
-                raise FormInvalid({f.name: ["file_too_large"]})
-            document = Document(case_id=case_id, name=str(item["name"])[:200],
-                                content_type=_content_type(item.get("content_type")),
-                                size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content,
-                                uploaded_by_id=actor.id, uploaded_at=now)
-            session.add(document)
-            session.flush()
-            refs.append({"document_id": document.id, "name": document.name, "size": document.size})
-        out[f.name] = refs
-    return out
-
-
-_MIME = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
-
-
-def _content_type(value: Any) -> str:
-    """A plain MIME type, or a neutral one: the header must never carry what a client typed."""
-    text = str(value or "").strip().lower()
-    return text if _MIME.fullmatch(text) and len(text) <= 100 else "application/octet-stream"
+        stage, status = session.execute(select(Case.stage, Case.status).where(Case.id == case_id)).one()
+        completion = Completion(case_id=case_id, stage=stage, status=status, next_tasks=list(advance.ready))
+        if before_commit is not None:
+            before_commit(completion)
+    return completion
 
 
 def _case_of(session: Session, record: TaskRecord) -> Case:
@@ -327,6 +336,14 @@ def case_for_actor(session: Session, *, actor: User, case_id: int) -> Case:
     return case
 
 
+@dataclass(frozen=True)
+class EarlierElsewhere:
+    """An earlier request of the household in another directorate, summarised without its personal data."""
+
+    status: str
+    closed_at: dt.datetime | None
+
+
 @dataclass
 class CaseView:
     case: Case
@@ -337,44 +354,104 @@ class CaseView:
     ready: list[TaskRecord]
     submissions: dict[str, list[TaskRecord]]
     names: dict[int, dict[str, str]] = field(default_factory=dict)
+    household: Household | None = None
+    household_elsewhere: bool = False
+    earlier_elsewhere: list[EarlierElsewhere] = field(default_factory=list)
+    history_info: PageInfo = field(default_factory=lambda: page_of(0, page=1, per_page=HISTORY_PER_PAGE))
+    submission_totals: dict[str, int] = field(default_factory=dict)
+    documents_total: int = 0
+    document_requests_total: int = 0
 
 
-def case_view(session: Session, *, actor: User, case_id: int) -> CaseView:
+HISTORY_PER_PAGE = 50
+SCORES_SHOWN = 20
+DOCUMENTS_SHOWN = 50
+REQUESTS_SHOWN = 5
+SUBMISSIONS_SHOWN = 10
+EARLIER_SHOWN = 5
+
+
+def case_view(session: Session, *, actor: User, case_id: int, history_page: int | None = 1,
+              history_per_page: int = HISTORY_PER_PAGE, submission_forms: Collection[str] | None = None) -> CaseView:
+    """A case as the actor's directorate may see it, with bounded work however old the case is.
+
+    History comes a page at a time, newest page first (0 per page: none); submissions are the latest few
+    per form (of ``submission_forms`` only, when given). The household and its scores show only what the
+    case's directorate recorded; earlier requests elsewhere are summarised by status and date.
+    """
     case = case_for_actor(session, actor=actor, case_id=case_id)
-    scores = list(session.scalars(select(EligibilityScore).where(EligibilityScore.case_id == case.id)
-                                  .order_by(EligibilityScore.created_at.desc(), EligibilityScore.id.desc())))
+    household = session.get(Household, case.household_id) if case.household_id is not None else None
+    here = household if household is not None and household.directorate_id == case.directorate_id else None
+    earlier: list[EarlierElsewhere] = []
     if case.household_id is not None:
-        # Re-scores after a rule change belong to the household, not to one case.
-        seen = {s.id for s in scores}
-        scores += [s for s in session.scalars(
-            select(EligibilityScore).where(EligibilityScore.household_id == case.household_id)
-            .order_by(EligibilityScore.created_at.desc(), EligibilityScore.id.desc())) if s.id not in seen]
-        scores.sort(key=lambda s: (s.created_at, s.id), reverse=True)
-    documents = list(session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id)))
-    requests = list(session.scalars(select(DocumentRequest).where(DocumentRequest.case_id == case.id)
-                                    .order_by(DocumentRequest.id)))
-    history = list(session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id)
-                                   .order_by(AuditEvent.at, AuditEvent.id)))
-    tasks = list(session.scalars(select(TaskRecord).where(TaskRecord.business_key == str(case.id))
+        # Re-scores after a rule change belong to the household, not to one case; another directorate's
+        # scores are its own.
+        scores = list(session.scalars(
+            select(EligibilityScore).where(or_(
+                EligibilityScore.case_id == case.id,
+                and_(EligibilityScore.household_id == case.household_id,
+                     EligibilityScore.directorate_id == case.directorate_id)))
+            .order_by(EligibilityScore.created_at.desc(), EligibilityScore.id.desc()).limit(SCORES_SHOWN)))
+        earlier = [EarlierElsewhere(status=status, closed_at=closed_at) for status, closed_at in session.execute(
+            select(Case.status, Case.closed_at).where(Case.household_id == case.household_id, Case.id < case.id,
+                                                      Case.directorate_id != case.directorate_id)
+            .order_by(Case.id.desc()).limit(EARLIER_SHOWN)).tuples()]
+    else:
+        scores = []
+    # A case that looped hundreds of times keeps every request and file; the page shows the latest ones.
+    documents = _latest(session, select(Document).where(Document.case_id == case.id), Document.id, DOCUMENTS_SHOWN)
+    requests = _latest(session, select(DocumentRequest).where(DocumentRequest.case_id == case.id),
+                       DocumentRequest.id, REQUESTS_SHOWN)
+    history: list[AuditEvent] = []
+    history_info = page_of(0, page=1, per_page=HISTORY_PER_PAGE)
+    if history_per_page > 0:
+        events = select(AuditEvent).where(AuditEvent.case_id == case.id)
+        history_info = page_info(session, events, page=history_page, per_page=history_per_page)
+        newest_first = session.scalars(events.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+                                       .offset(history_info.offset).limit(history_info.per_page))
+        history = list(reversed(list(newest_first)))  # each page reads oldest to newest
+    ready = list(session.scalars(select(TaskRecord).where(TaskRecord.business_key == str(case.id),
+                                                          TaskRecord.state == TaskState.READY.value)
                                  .order_by(TaskRecord.created_at)))
+    submissions, totals = _latest_submissions(session, case.id, submission_forms)
+    done = [t for items in submissions.values() for t in items]
+    people = {t.completed_by_id for t in done if t.completed_by_id} | {t.assignee_id for t in ready + done
+                                                                       if t.assignee_id}
+    return CaseView(case=case, scores=scores, documents=documents[0], document_requests=requests[0],
+                    history=history,
+                    ready=ready, submissions=submissions, names=user_names(session, people), household=here,
+                    household_elsewhere=household is not None and here is None, earlier_elsewhere=earlier,
+                    history_info=history_info, submission_totals=totals, documents_total=documents[1],
+                    document_requests_total=requests[1])
+
+
+def _latest(session: Session, query: Select[Any], order: Any, limit: int) -> tuple[list[Any], int]:
+    """The newest ``limit`` rows of a query, oldest first, and how many there are in all."""
+    rows = list(session.scalars(query.order_by(order.desc()).limit(limit)))
+    total = len(rows) if len(rows) < limit else int(session.scalar(
+        select(func.count()).select_from(query.subquery())) or 0)
+    return list(reversed(rows)), total
+
+
+def _latest_submissions(session: Session, case_id: int, forms: Collection[str] | None
+                        ) -> tuple[dict[str, list[TaskRecord]], dict[str, int]]:
+    """The latest completed tasks of each form (newest first) and how many there are in all."""
+    done = [TaskRecord.business_key == str(case_id), TaskRecord.state == TaskState.COMPLETED.value]
+    if forms is not None:
+        if not forms:
+            return {}, {}
+        done.append(TaskRecord.form_key.in_(list(forms)))
+    newest = (func.coalesce(TaskRecord.completed_at, TaskRecord.created_at).desc(), TaskRecord.id.desc())
+    ranked = select(TaskRecord.id, func.row_number().over(partition_by=TaskRecord.form_key, order_by=newest)
+                    .label("position")).where(*done).subquery()
+    records = session.scalars(select(TaskRecord).join(ranked, ranked.c.id == TaskRecord.id)
+                              .where(ranked.c.position <= SUBMISSIONS_SHOWN).order_by(*newest))
     submissions: dict[str, list[TaskRecord]] = {}
-    for t in tasks:
-        if t.state == TaskState.COMPLETED.value:
-            submissions.setdefault(t.form_key, []).append(t)
-    for items in submissions.values():
-        items.sort(key=lambda t: t.completed_at or t.created_at, reverse=True)
-    people = {t.completed_by_id for t in tasks if t.completed_by_id} | {t.assignee_id for t in tasks if t.assignee_id}
-    return CaseView(case=case, scores=scores, documents=documents, document_requests=requests, history=history,
-                    ready=[t for t in tasks if t.is_ready], submissions=submissions,
-                    names=user_names(session, people))
-
-
-def document_for_actor(session: Session, *, actor: User, document_id: int) -> Document:
-    document = session.get(Document, document_id)
-    if document is None:
-        raise NotFoundForActor(str(document_id))
-    case_for_actor(session, actor=actor, case_id=document.case_id)
-    return document
+    for record in records:
+        submissions.setdefault(record.form_key, []).append(record)
+    totals = dict(session.execute(select(TaskRecord.form_key, func.count()).where(*done)
+                                  .group_by(TaskRecord.form_key)).tuples().all())
+    return submissions, totals
 
 
 def user_names(session: Session, ids: set[int]) -> dict[int, dict[str, str]]:
@@ -391,12 +468,16 @@ def form_of(session: Session, library: Library, record: TaskRecord) -> FormDef:
 def task_view_for_page(session: Session, *, actor: User, library: Library, task_id: str) -> TaskView:
     """A task with its form and the case's context panels, for the task page."""
     view = open_task(session, actor=actor, library=library, task_id=task_id)
-    view.case_view = case_view(session, actor=actor, case_id=view.case.id)
+    # The panels never show the history, and show submissions only of the forms they name.
+    forms = {name.split(":", 1)[1] for name in view.form.context if name.startswith("submissions:")}
+    view.case_view = case_view(session, actor=actor, case_id=view.case.id, history_per_page=0,
+                               submission_forms=forms)
     return view
 
 
 def begin_registration(session: Session, *, actor: User, library: Library, national_id: str, consent: bool,
-                       now: dt.datetime, sources: list[Any] | None) -> Case:
+                       now: dt.datetime, sources: list[Any] | None,
+                       before_commit: Callable[[Case], None] | None = None) -> Case:
     """Open a registration for an applicant, pre-filled from other ministries when the household consents.
 
     A ministry that fails or times out never blocks the registration: the form says which one.
@@ -413,7 +494,7 @@ def begin_registration(session: Session, *, actor: User, library: Library, natio
         result = prefill_registration(national_id, sources=sources, today=local_date(now)).to_dict()
         prefill.update(result)
     case = start_registration(session, actor=actor, library=library, now=now, applicant_national_id=national_id,
-                              prefill=prefill)
+                              prefill=prefill, before_commit=before_commit)
     return case
 
 
@@ -425,14 +506,28 @@ def first_task_for(session: Session, *, actor: User, case_id: int) -> TaskRecord
     ).first()
 
 
-def list_cases(session: Session, *, actor: User, status: str | None = None, limit: int = 200) -> list[Case]:
-    """The directorate's cases, newest first (case managers see the cases assigned to them first)."""
+@dataclass
+class CaseRow:
+    case: Case
+    head_name: str | None
+
+
+def list_cases(session: Session, *, actor: User, status: str | None = None, page: int | None = 1,
+               per_page: int | None = PER_PAGE) -> Page[CaseRow]:
+    """A page of the directorate's cases, newest first, with the total (heads' names in one query)."""
+    from registry.households import head_names
+
     if actor.directorate is None:
-        return []
+        return Page()
     query = select(Case).where(Case.directorate_id == actor.directorate.id)
     if status:
         query = query.where(Case.status == status)
-    return list(session.scalars(query.order_by(Case.id.desc()).limit(limit)))
+    info = page_info(session, query, page=page, per_page=per_page)
+    rows = list(session.scalars(query.options(joinedload(Case.case_manager)).order_by(Case.id.desc())
+                                .offset(info.offset).limit(info.per_page)))
+    names = head_names(session, {c.household_id for c in rows if c.household_id is not None})
+    return Page(items=[CaseRow(case=c, head_name=names.get(c.household_id) if c.household_id else None)
+                       for c in rows], info=info)
 
 
 def reassign_case(session: Session, *, actor: User, case_id: int, case_manager_id: int, reason: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.library import Library, check_library
+from engine.library import Library, check_library, yaml_problems
 from registry import eligibility
 
 
@@ -17,4 +17,8 @@ def check_all(library: Library) -> dict[str, list[str]]:
         # Each problem starts with the rule file it is about.
         name = problem.split(":", 1)[0]
         report.setdefault(str(Path(library.rules_dir) / name), []).append(problem)
+    # Other rule data is not read yet; a file that cannot be read is listed all the same.
+    for path in sorted(Path(library.rules_dir).glob("*.yaml")):
+        if path.name not in (eligibility.MEASURE_FILE, eligibility.PRIORITY_FILE):
+            report[str(path)] = yaml_problems(path)
     return report

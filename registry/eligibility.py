@@ -19,11 +19,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import yaml
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from engine import expressions
 from engine.errors import ExpressionError, ProcessInvalid
+from engine.library import load_yaml_mapping
 
 MEASURE_FILE = "poverty_measure.yaml"
 CATEGORY_FILE = "poverty_category.dmn"
@@ -673,11 +673,11 @@ def _read_yaml(name: str, source: bytes | None, problems: list[str]) -> dict[str
         problems.append(f"{name}: file not found")
         return None
     try:
-        raw = yaml.safe_load(source.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        problems.append(f"{name}: not valid YAML: {err}")
+        raw = load_yaml_mapping(source)
+    except ValueError as err:  # not UTF-8, not YAML (a Python tag is refused, never run), not a mapping
+        problems.append(f"{name}: {err}")
         return None
-    if not isinstance(raw, dict):
+    if not raw:
         problems.append(f"{name}: the file must hold named sections (version, ...)")
         return None
     return raw
@@ -710,7 +710,7 @@ def _entry_condition(input_text: str, entry: str) -> str:
         return replaced
     try:
         ast.parse(entry, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):  # the evaluator refuses it and says why
         return f"({input_text}) {entry}"
     return f"({input_text}) == ({entry})"
 
@@ -718,7 +718,7 @@ def _entry_condition(input_text: str, entry: str) -> str:
 def _names(text: str) -> set[str]:
     try:
         return expressions.names_used(text)
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         return set()
 
 
@@ -726,7 +726,7 @@ def _member_names(text: str) -> set[str]:
     """Member fields an expression reads: names in per-member conditions and count(members, "field")."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         return set()
     found: set[str] = set()
     for condition in expressions.item_conditions(text):
@@ -809,7 +809,10 @@ def _check_against_form(measure: Measure, priority: Priority | None, forms_dir: 
     path = forms_dir / f"{measure.form}.yaml"
     if not path.is_file():
         return [f"{MEASURE_FILE}: form: no forms/{measure.form}.yaml"]
-    form = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        form = load_yaml_mapping(path.read_bytes())
+    except ValueError as err:  # listed under the form file too; its fields cannot be compared
+        return [f"{MEASURE_FILE}: form: forms/{measure.form}.yaml cannot be read: {err}"]
     fields = {f.get("name") for f in form.get("fields") or [] if isinstance(f, Mapping)}
     member_fields = {
         sub.get("name")

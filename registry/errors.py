@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from engine.errors import EngineError, FormInvalid, NotFoundForActor, StaleState, TaskAlreadyCompleted
 
 __all__ = [
     "EngineError", "FormInvalid", "NotFoundForActor", "StaleState", "TaskAlreadyCompleted",
-    "Conflict", "DuplicateApplicant", "InvalidCredentials", "LoginLocked", "NotPermitted", "RegistryError",
+    "Conflict", "DuplicateApplicant", "InvalidCredentials", "StorageUnavailable", "NotPermitted", "RegistryError",
 ]
 
 
@@ -20,10 +18,8 @@ class InvalidCredentials(RegistryError):
     pass
 
 
-class LoginLocked(RegistryError):
-    def __init__(self, until: dt.datetime) -> None:
-        super().__init__(f"locked until {until}")
-        self.until = until
+class StorageUnavailable(RegistryError):
+    """The document storage (a folder or S3-compatible object storage) did not answer; nothing was saved."""
 
 
 class DuplicateApplicant(RegistryError):

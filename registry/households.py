@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
@@ -14,6 +14,9 @@ from engine.forms import national_id_is_valid, normalize_national_id
 from registry.audit import record_event
 from registry.models import Case, CaseStatus, Directorate, EligibilityScore, Household, Person, User
 from registry.names import matches, name_tokens
+from registry.paging import PER_PAGE, Page, page_of
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,22 +33,24 @@ class SearchResult:
 
 
 def search(session: Session, *, actor: User, query: str, limit: int = 50) -> SearchResult:
-    """People of the actor's directorate by national ID (exact) or name (as people type Arabic names).
+    """People of households of the actor's directorate by national ID (exact) or name (as people type
+    Arabic names), each with the household's latest case in the directorate.
 
     A national ID registered in another directorate is reported as such, without its details.
     """
     result = SearchResult()
     if actor.directorate is None or not query.strip():
         return result
+    directorate_id = actor.directorate.id
     digits = normalize_national_id(query.strip())
-    in_directorate = and_(Person.active, Household.directorate_id == actor.directorate.id)
+    in_directorate = and_(Person.active, Household.directorate_id == directorate_id)
     if digits.isascii() and digits.isdigit():
         if not national_id_is_valid(digits):
             return result
-        people = list(session.scalars(select(Person).join(Household).where(Person.national_id == digits,
-                                                                           Person.active)))
-        result.registered_elsewhere = any(p.household.directorate_id != actor.directorate.id for p in people)
-        candidates = [p for p in people if p.household.directorate_id == actor.directorate.id]
+        found = session.execute(select(Person, Household.directorate_id).join(Household).where(
+            Person.national_id == digits, Person.active)).tuples().all()
+        result.registered_elsewhere = any(where != directorate_id for _p, where in found)
+        candidates = [p for p, where in found if where == directorate_id]
     else:
         tokens = name_tokens(query)
         if not tokens:
@@ -54,10 +59,37 @@ def search(session: Session, *, actor: User, query: str, limit: int = 50) -> Sea
         candidates = [p for p in session.scalars(
             select(Person).join(Household).where(in_directorate, *conditions).order_by(Person.name_ar).limit(limit * 4))
             if matches(query, f"{p.name_ar} {p.name_latin or ''}")][:limit]
+    cases = latest_cases(session, directorate_id=directorate_id, household_ids={p.household_id for p in candidates})
     for person in candidates:
-        case = session.scalar(select(Case).where(Case.household_id == person.household_id).order_by(Case.id.desc()))
-        result.hits.append(SearchHit(person=person, household=person.household, case=case))
+        result.hits.append(SearchHit(person=person, household=person.household, case=cases.get(person.household_id)))
     return result
+
+
+def latest_cases(session: Session, *, directorate_id: int, household_ids: set[int]) -> dict[int, Case]:
+    """Each household's newest case in the directorate: another directorate's cases are not linked."""
+    if not household_ids:
+        return {}
+    newest = (select(func.max(Case.id)).where(Case.household_id.in_(household_ids),
+                                               Case.directorate_id == directorate_id)
+              .group_by(Case.household_id))
+    return {c.household_id: c for c in session.scalars(select(Case).where(Case.id.in_(newest)))
+            if c.household_id is not None}
+
+
+def head_names(session: Session, household_ids: set[int]) -> dict[int, str]:
+    """The Arabic name of each household's head (its first member when no head is recorded), in one query."""
+    if not household_ids:
+        return {}
+    rows = session.execute(
+        select(Person.household_id, Person.name_ar, Person.relation)
+        .where(Person.household_id.in_(household_ids), Person.active,
+               or_(Person.relation == "head", Person.position == 0))
+        .order_by(Person.household_id, Person.position)).tuples().all()
+    names: dict[int, str] = {}
+    for household_id, name, relation in rows:
+        if relation == "head" or household_id not in names:
+            names[household_id] = name
+    return names
 
 
 def scoring_data(household: Household) -> dict[str, Any]:
@@ -133,7 +165,7 @@ def rescore(session: Session, *, rules_dir: str, now: dt.datetime, directorate: 
     return summary
 
 
-def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -150,34 +182,94 @@ class WaitingEntry:
 ELIGIBLE_CATEGORIES = ("deeply_poor", "poor")
 
 
-def waiting_list(session: Session, *, actor: User, rules_dir: str, today: dt.date) -> list[WaitingEntry]:
-    """Eligible households with an open case in the actor's directorate, in the order ``rules/priority.yaml``
-    defines; a rejected or closed request is not waiting for anything."""
+@dataclass(frozen=True)
+class _Waiting:
+    household_id: int
+    case_id: int
+    score_id: int
+
+
+def _eligible(session: Session, directorate_id: int) -> list[_Waiting]:
+    """Households with an open case in the directorate whose latest score is in an eligible category.
+
+    Filtered in SQL: a household belongs to the waiting list of the directorate of its open case.
+    """
+    latest = (select(func.max(EligibilityScore.id)).where(EligibilityScore.household_id == Case.household_id)
+              .correlate(Case).scalar_subquery())
+    rows = session.execute(
+        select(Case.household_id, Case.id, EligibilityScore.id)
+        .join(EligibilityScore, EligibilityScore.household_id == Case.household_id)
+        .where(Case.directorate_id == directorate_id, Case.status == CaseStatus.OPEN.value,
+               Case.household_id.is_not(None), EligibilityScore.id == latest,
+               EligibilityScore.category.in_(ELIGIBLE_CATEGORIES))).tuples().all()
+    return [_Waiting(household_id=h, case_id=c, score_id=s) for h, c, s in rows if h is not None]
+
+
+def _loaded(session: Session, items: list[_Waiting]) -> tuple[dict[int, Household], dict[int, EligibilityScore]]:
+    households = {h.id: h for h in session.scalars(
+        select(Household).where(Household.id.in_([w.household_id for w in items])))}
+    scores = {s.id: s for s in session.scalars(
+        select(EligibilityScore).where(EligibilityScore.id.in_([w.score_id for w in items])))}
+    return households, scores
+
+
+def _ranked(session: Session, *, actor: User, rules_dir: str, today: dt.date, batch: int) -> list[_Waiting]:
+    """The waiting households in the order ``rules/priority.yaml`` defines (then by registration)."""
     from registry import eligibility
 
     if actor.directorate is None:
         return []
-    households = list(session.scalars(select(Household).where(Household.directorate_id == actor.directorate.id)))
-    scores = latest_scores(session, [h.id for h in households])
     priority = eligibility.load_priority(rules_dir)
-    open_cases = {c.household_id: c for c in session.scalars(
-        select(Case).where(Case.directorate_id == actor.directorate.id, Case.status == CaseStatus.OPEN.value,
-                           Case.household_id.is_not(None)))}
-    ranked = []
-    for household in households:
-        score = scores.get(household.id)
-        if score is None or score.category not in ELIGIBLE_CATEGORIES or household.id not in open_cases:
-            continue
-        data = scoring_data(household)
-        key = eligibility.priority_key(priority, data, score.details, as_of=today)
-        ranked.append((key, household.id, household, score, data))
-    ranked.sort(key=lambda item: (item[0], item[1]))
+    keyed = []
+    for chunk in _chunks(_eligible(session, actor.directorate.id), batch):
+        households = {h.id: h for h in session.scalars(
+            select(Household).where(Household.id.in_([w.household_id for w in chunk])))}
+        details = dict(session.execute(select(EligibilityScore.id, EligibilityScore.details).where(
+            EligibilityScore.id.in_([w.score_id for w in chunk]))).tuples().all())
+        for item in chunk:
+            key = eligibility.priority_key(priority, scoring_data(households[item.household_id]),
+                                           details[item.score_id], as_of=today)
+            keyed.append((key, item.household_id, item))
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    return [item for _key, _id, item in keyed]
+
+
+def _entries(session: Session, ranked: list[_Waiting], *, first_rank: int, rules_dir: str,
+             today: dt.date) -> list[WaitingEntry]:
+    from registry import eligibility
+
+    if not ranked:
+        return []
+    priority = eligibility.load_priority(rules_dir)
+    households, scores = _loaded(session, ranked)
+    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_([w.case_id for w in ranked])))}
     entries = []
-    for rank, (_key, _id, household, score, data) in enumerate(ranked, start=1):
-        entries.append(WaitingEntry(rank=rank, household=household, case=open_cases[household.id], score=score,
-                                    priority=eligibility.explain_priority(priority, data, score.details,
-                                                                          as_of=today)))
+    for rank, item in enumerate(ranked, start=first_rank):
+        household, score = households[item.household_id], scores[item.score_id]
+        entries.append(WaitingEntry(rank=rank, household=household, case=cases.get(item.case_id), score=score,
+                                    priority=eligibility.explain_priority(priority, scoring_data(household),
+                                                                          score.details, as_of=today)))
     return entries
+
+
+def waiting_list(session: Session, *, actor: User, rules_dir: str, today: dt.date, page: int | None = 1,
+                 per_page: int | None = PER_PAGE, batch: int = 500) -> Page[WaitingEntry]:
+    """One page of the eligible households with an open case in the actor's directorate, in priority order;
+    a rejected or closed request is not waiting for anything."""
+    ranked = _ranked(session, actor=actor, rules_dir=rules_dir, today=today, batch=batch)
+    info = page_of(len(ranked), page=page, per_page=per_page)
+    chosen = ranked[info.offset:info.offset + info.per_page]
+    return Page(items=_entries(session, chosen, first_rank=info.offset + 1, rules_dir=rules_dir, today=today),
+                info=info)
+
+
+def iter_waiting_list(session: Session, *, actor: User, rules_dir: str, today: dt.date,
+                      batch: int = 500) -> Iterator[WaitingEntry]:
+    """Every entry of the waiting list in order, loaded a batch at a time (for exports)."""
+    ranked = _ranked(session, actor=actor, rules_dir=rules_dir, today=today, batch=batch)
+    for start in range(0, len(ranked), batch):
+        yield from _entries(session, ranked[start:start + batch], first_rank=start + 1, rules_dir=rules_dir,
+                            today=today)
 
 
 def directorate_exists(session: Session, code: str) -> bool:

@@ -49,8 +49,6 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None]
 
     directorate: Mapped[Directorate | None] = relationship(lazy="joined")
 
@@ -85,9 +83,24 @@ class ApiToken(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class StaffSession(Base):
+    """A logged-in browser: the cookie carries a random id, only its hash is stored here."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -158,6 +171,7 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_directorate_status", "directorate_id", "status"),
+        Index("ix_cases_directorate_recent", "directorate_id", "id"),
         # One open request per applicant, even when two registrations race.
         Index("uq_cases_open_applicant", "applicant_national_id", unique=True,
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
@@ -167,7 +181,7 @@ class Case(Base):
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     directorate_id: Mapped[int] = mapped_column(ForeignKey("directorates.id"))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
-    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
     applicant_national_id: Mapped[str | None] = mapped_column(String(9), index=True)
     channel: Mapped[str] = mapped_column(String(16), default="reception")
     status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN.value)
@@ -193,6 +207,7 @@ class EligibilityScore(Base):
     """One scoring of a household; never overwritten, so a rule change keeps the history."""
 
     __tablename__ = "eligibility_scores"
+    __table_args__ = (Index("ix_eligibility_scores_household_latest", "household_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
@@ -210,6 +225,8 @@ class EligibilityScore(Base):
 
 
 class Document(Base):
+    """A file attached to a case: metadata and hash only; the bytes live in document storage."""
+
     __tablename__ = "documents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -218,7 +235,7 @@ class Document(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes]
+    storage_key: Mapped[str] = mapped_column(String(128))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -238,6 +255,7 @@ class AuditEvent(Base):
     """Who did what, when, with before/after; written in the same transaction, never changed."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_case_history", "case_id", "at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -76,7 +76,11 @@ def returning_household(session: Session, *, head_national_id: str | None, case_
 
 
 def save_household(context: OperationContext) -> dict[str, Any]:
-    """Write the registered household and its members into the registry (creating or updating)."""
+    """Write the registered household and its members into the registry (creating or updating).
+
+    A household belongs to the directorate of its current address and open case: a returning
+    household registered by another directorate moves to it.
+    """
     session, data, case = context.session, context.data, _case(context)
     if case.household_id is None:
         case.household_id = returning_household(session, head_national_id=data.get("head_national_id"),
@@ -86,6 +90,8 @@ def save_household(context: OperationContext) -> dict[str, Any]:
         household = Household(directorate_id=case.directorate_id, governorate_code=data["governorate"],
                               locality=data["locality"], created_at=context.now)
         session.add(household)
+    elif household.directorate_id != case.directorate_id:
+        _move_household(session, household, case, actor_id=context.actor_id, now=context.now)
     household.governorate_code = data["governorate"]
     household.locality = data["locality"]
     household.address = data.get("address")
@@ -122,6 +128,17 @@ def save_household(context: OperationContext) -> dict[str, Any]:
     record_event(session, actor_id=context.actor_id, case_id=case.id, action="household_recorded", at=context.now,
                  details={"household_id": household.id, "members": len(data.get("members") or [])})
     return {"household_id": household.id}
+
+
+def _move_household(session: Session, household: Household, case: Case, *, actor_id: int | None,
+                    now: dt.datetime) -> None:
+    """Give the household to the case's directorate; the event names directorates only, no personal data."""
+    codes = dict(session.execute(select(Directorate.id, Directorate.code).where(
+        Directorate.id.in_([household.directorate_id, case.directorate_id]))).tuples().all())
+    record_event(session, actor_id=actor_id, case_id=case.id, action="household_moved", at=now,
+                 details={"household_id": household.id, "from": codes.get(household.directorate_id),
+                          "to": codes.get(case.directorate_id)})
+    household.directorate_id = case.directorate_id
 
 
 def score_eligibility(context: OperationContext) -> dict[str, Any]:
@@ -276,9 +293,11 @@ def check_no_duplicate_registration(session: Session, values: dict[str, Any],
                 "already_registered:" + _where_registered(session, other.household_id, context.scope))
     applicant = values.get("head_national_id")
     if applicant:
+        # Any other open case counts, also one still at registration (no household yet): the database
+        # allows one open case per applicant and would otherwise refuse the save itself.
         open_case = session.scalar(select(Case).where(
             Case.applicant_national_id == applicant, Case.status == CaseStatus.OPEN.value,
-            Case.id != int(context.business_key), Case.household_id.is_not(None)))
+            Case.id != int(context.business_key)))
         if open_case is not None:
             where = open_case.reference if open_case.directorate.code == context.scope else "another directorate"
             errors.setdefault("head_national_id", []).append(f"open_case_exists:{where}")

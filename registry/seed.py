@@ -79,9 +79,9 @@ def advance(session: Session, *, library: Library, case_id: int, username: str, 
             now: dt.datetime) -> None:
     """Complete the case's ready task of this user's role, claiming it first."""
     user = _user(session, username)
-    box = cases.inbox(session, actor=user)
-    row = next(r for r in box.mine + box.open_for_role if r.case.id == case_id)
-    cases.complete_task(session, actor=user, library=library, task_id=row.task.id, data=data, now=now)
+    ready = cases.case_view(session, actor=user, case_id=case_id, history_per_page=0, submission_forms=()).ready
+    task = next(t for t in ready if t.visible_to(role=user.role, scope=user.scope) and t.is_free_for(user.id))
+    cases.complete_task(session, actor=user, library=library, task_id=task.id, data=data, now=now)
 
 
 def registration_data(family: dict[str, Any]) -> dict[str, Any]:

@@ -117,6 +117,7 @@ def app(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Flask]:
     application = create_app({
         "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test", "DEMO_MODE": True,
         "CLOCK": clock, "WTF_CSRF_ENABLED": False, "MINISTRY_BACKEND": "file",
+        "DOCUMENT_STORAGE_DIR": str(tmp_path / "documents"),
     })
     with application.app_context():
         from webui.db import db_session

@@ -11,7 +11,7 @@ from flask_babel import Babel, format_datetime
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 
-from webui.db import db_session, init_db, now
+from webui.db import init_db, now
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -44,11 +44,12 @@ def _compile_translations(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     from registry.models import User
-    from webui import api, auth, cases, households, inbox, processes, tasks
+    from webui import api, auth, cases, health, households, inbox, processes, requests, security, tasks
     from webui.errors import register_error_handlers
     from webui.rendering import register_template_helpers
 
     init_db(app)
+    requests.init_app(app)  # first: the id converter before any route, the input check before any view
     _compile_translations(app)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(app.root_path) / "webui" / "translations"))
     babel.init_app(app, locale_selector=current_language)
@@ -59,13 +60,16 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> User | None:
-        user = db_session().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        # The cookie names a server-side session; it must be live and belong to this user.
+        user = auth.current_staff_user()
+        return user if user is not None and user.get_id() == user_id else None
 
     for blueprint in (auth.bp, inbox.bp, tasks.bp, cases.bp, households.bp, processes.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    app.register_blueprint(health.bp)
+    security.init_app(app)
     register_error_handlers(app)
     register_template_helpers(app)
 
@@ -82,6 +86,10 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
             "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+        if not request.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"  # pages, API answers and exports carry personal data
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
 
     @app.template_filter("when")

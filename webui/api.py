@@ -8,16 +8,16 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError
 
-from engine.errors import FormInvalid, NotFoundForActor
-from engine.forms import FieldDef, national_id_is_valid, normalize_national_id
-from engine.models import TaskRecord
+from engine.errors import FormInvalid, NotFoundForActor, StaleState, TaskAlreadyCompleted, TaskNotClaimable
+from engine.forms import FieldDef
 from registry import auth as auth_service
-from registry import cases
-from registry.errors import InvalidCredentials, LoginLocked, NotPermitted
-from registry.models import User
+from registry import cases, idempotency
+from registry.errors import Conflict, DuplicateApplicant, InvalidCredentials, NotPermitted
+from registry.models import Case, User
 from webui import schemas
-from webui.db import db_session, library, ministry_sources, now
+from webui.db import db_session, document_storage, library, ministry_sources, now
 from webui.messages import translate_errors
 from webui.openapi import openapi_document
 from webui.rendering import pick
@@ -59,6 +59,81 @@ def _json_body(*, empty_allowed: bool = False) -> dict[str, Any]:
     return body
 
 
+def _load(schema: Schema, data: Any = None, *, empty_allowed: bool = False) -> dict[str, Any]:
+    """The request's JSON object (or ``data``) as the schema accepts it; anything else is a 422 naming each field."""
+    body = _json_body(empty_allowed=empty_allowed) if data is None else data
+    try:
+        loaded: dict[str, Any] = schema.load(body)
+    except ValidationError as err:
+        messages = err.normalized_messages()
+        raise FormInvalid({name: [str(code) for code in (codes if isinstance(codes, list) else ["invalid"])]
+                           for name, codes in messages.items()}) from None
+    return loaded
+
+
+# --- idempotency: a retry under the same Idempotency-Key gets the first answer, and nothing is done twice ---
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class _Answer:
+    """The answer to a state-changing call, built inside the service's unit of work.
+
+    Under an Idempotency-Key it is stored in that same transaction, so what a retry gets back is
+    exactly what the first call committed.
+    """
+
+    def __init__(self, request_key: idempotency.IdempotentRequest | None) -> None:
+        self.request_key = request_key
+        self.status = 500
+        self.body: dict[str, Any] = {}
+
+    def __call__(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.body = status, body
+        if self.request_key is not None:
+            idempotency.remember(db_session(), request=self.request_key, status=status, body=body, now=now())
+
+
+def _idempotent_request(body: Any) -> idempotency.IdempotentRequest | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not idempotency.key_is_valid(key):
+        raise FormInvalid({IDEMPOTENCY_HEADER: ["invalid"]})
+    return idempotency.IdempotentRequest(user_id=_actor().id, key=key,
+                                         request_hash=idempotency.request_digest(request.method, request.path, body))
+
+
+def _replay(stored: idempotency.StoredAnswer) -> Any:
+    return jsonify(stored.body), stored.status, {"Idempotent-Replayed": "true"}
+
+
+def _once(body: Any, work: Callable[[_Answer], object]) -> Any:
+    """Do ``work`` (which answers through the given ``_Answer``), or replay the answer stored under the key."""
+    request_key = _idempotent_request(body)
+    if request_key is not None:
+        stored = idempotency.stored_answer(db_session(), request=request_key, now=now())
+        if stored is not None:
+            return _replay(stored)
+    answer = _Answer(request_key)
+    try:
+        work(answer)
+    except (Conflict, DuplicateApplicant, TaskAlreadyCompleted, TaskNotClaimable, StaleState):
+        # A twin request under the same key may have committed while this one waited: answer as it did.
+        stored = idempotency.stored_answer(db_session(), request=request_key, now=now()) if request_key else None
+        if stored is None:
+            raise
+        return _replay(stored)
+    return jsonify(answer.body), answer.status
+
+
+@bp.errorhandler(idempotency.KeyReused)
+def _key_reused(_error: idempotency.KeyReused) -> Any:
+    codes = {IDEMPOTENCY_HEADER: ["key_reused"]}
+    message = _("This Idempotency-Key was already used for a different request; use a new key.")
+    return jsonify({"error": message, "errors": {IDEMPOTENCY_HEADER: [message]}, "codes": codes}), 422
+
+
 @bp.errorhandler(FormInvalid)
 def _invalid(error: FormInvalid) -> Any:
     return jsonify({"error": _("Please correct the highlighted fields."), "errors": translate_errors(error.errors),
@@ -67,13 +142,10 @@ def _invalid(error: FormInvalid) -> Any:
 
 @bp.route("/auth/token", methods=["POST"])
 def token() -> Any:
-    body = _json_body()
+    body = _load(schemas.TokenRequest())
     try:
-        user = auth_service.authenticate(db_session(), username=str(body.get("username", "")),
-                                         password=str(body.get("password", "")),
-                                         demo_mode=current_app.config["DEMO_MODE"], now=now())
-    except LoginLocked:
-        return jsonify({"error": _("Too many failed attempts. Try again in 15 minutes.")}), 429
+        user = auth_service.authenticate(db_session(), username=body["username"], password=body["password"],
+                                         demo_mode=current_app.config["DEMO_MODE"])
     except InvalidCredentials:
         return jsonify({"error": _("Wrong username or password.")}), 401
     value, expires = auth_service.issue_token(db_session(), user=user, now=now())
@@ -90,10 +162,10 @@ def logout() -> Any:
 @bp.route("/tasks")
 @token_required
 def list_tasks() -> Any:
-    box = cases.inbox(db_session(), actor=_actor())
-    rows = [schemas.task(r.task) for r in box.mine + box.open_for_role]
-    rows.sort(key=lambda t: (t["due_at"] is None, t["due_at"] or ""))
-    return jsonify({"tasks": rows})
+    records, info = cases.task_list(db_session(), actor=_actor(), page=request.args.get("page", 1, type=int),
+                                    per_page=request.args.get("per_page", None, type=int))
+    return jsonify({"tasks": [schemas.task(r) for r in records], "total": info.total, "page": info.page,
+                    "per_page": info.per_page})
 
 
 def _field(field: FieldDef, value: Any, choices: dict[str, list[tuple[str, dict[str, str]]]], lang: str,
@@ -115,74 +187,66 @@ def _field(field: FieldDef, value: Any, choices: dict[str, list[tuple[str, dict[
 def get_task(task_id: str) -> Any:
     view = cases.open_task(db_session(), actor=_actor(), library=library(), task_id=task_id)
     lang = _lang()
-    body = schemas.task(view.task)
-    body.update({
-        "form_title": pick(view.form.title, lang),
-        "version": view.version,
-        "fields": [_field(f, view.values.get(f.name), view.choices, lang) for f in view.form.fields],
-    })
-    return jsonify(body)
+    return jsonify(schemas.task_detail(
+        view.task, form_title=pick(view.form.title, lang), version=view.version,
+        form_fields=[_field(f, view.values.get(f.name), view.choices, lang) for f in view.form.fields]))
 
 
 @bp.route("/tasks/<task_id>/claim", methods=["POST"])
 @token_required
 def claim(task_id: str) -> Any:
-    record = cases.claim_task(db_session(), actor=_actor(), task_id=task_id, now=now())
-    return jsonify(schemas.task(record))
+    return _once(None, lambda answer: cases.claim_task(
+        db_session(), actor=_actor(), task_id=task_id, now=now(),
+        before_commit=lambda record: answer(200, schemas.task(record))))
 
 
 @bp.route("/tasks/<task_id>/release", methods=["POST"])
 @token_required
 def release(task_id: str) -> Any:
-    record = cases.release_task(db_session(), actor=_actor(), task_id=task_id, now=now())
-    return jsonify(schemas.task(record))
+    return _once(None, lambda answer: cases.release_task(
+        db_session(), actor=_actor(), task_id=task_id, now=now(),
+        before_commit=lambda record: answer(200, schemas.task(record))))
 
 
 @bp.route("/tasks/<task_id>/complete", methods=["POST"])
 @token_required
 def complete(task_id: str) -> Any:
-    body = _json_body()
-    data = body.get("data")
-    if not isinstance(data, dict):
-        raise FormInvalid({"data": ["invalid_type"]})
-    version = body.get("version")
-    if version is not None and not isinstance(version, int):
-        raise FormInvalid({"version": ["invalid_integer"]})
-    ready: list[TaskRecord] = cases.complete_task(db_session(), actor=_actor(), library=library(), task_id=task_id,
-                                                  data=data, now=now(), expected_version=version)
-    record = cases.task_for_actor(db_session(), actor=_actor(), task_id=task_id)
-    case = cases.case_view(db_session(), actor=_actor(), case_id=int(record.business_key)).case
-    return jsonify({"case_id": case.id, "stage": case.stage, "status": case.status,
-                    "next_tasks": [schemas.task(r) for r in ready]})
+    body = _load(schemas.CompleteRequest())
+    return _once(body, lambda answer: cases.complete_task(
+        db_session(), actor=_actor(), library=library(), task_id=task_id, data=body["data"], now=now(),
+        expected_version=body.get("version"), storage=document_storage(),
+        before_commit=lambda completion: answer(200, schemas.completion(completion))))
 
 
 @bp.route("/cases", methods=["POST"])
 @token_required
 def create_case() -> Any:
-    body = _json_body(empty_allowed=True)
+    body = _load(schemas.CreateCaseRequest(), empty_allowed=True)
     actor = _actor()
     if actor.role != "reception":
         raise NotPermitted("only reception staff open registrations")
-    national_id = body.get("national_id")
-    if national_id is not None:
-        national_id = normalize_national_id(str(national_id))
-        if not national_id_is_valid(national_id):
-            raise FormInvalid({"national_id": ["invalid_national_id"]})
-        case = cases.begin_registration(db_session(), actor=actor, library=library(), national_id=national_id,
-                                        consent=bool(body.get("consent_data_exchange")), now=now(),
-                                        sources=ministry_sources())
-    else:
-        case = cases.start_registration(db_session(), actor=actor, library=library(), now=now())
-    first = cases.first_task_for(db_session(), actor=actor, case_id=case.id)
-    return jsonify({"case_id": case.id, "reference": case.reference,
-                    "first_task": schemas.task(first) if first else None}), 201
+
+    def work(answer: _Answer) -> None:
+        def opened(case: Case) -> None:
+            first = cases.first_task_for(db_session(), actor=actor, case_id=case.id)
+            answer(201, schemas.created_case(case_id=case.id, reference=case.reference, first_task=first))
+
+        if "national_id" in body:
+            cases.begin_registration(db_session(), actor=actor, library=library(), national_id=body["national_id"],
+                                     consent=body["consent_data_exchange"], now=now(), sources=ministry_sources(),
+                                     before_commit=opened)
+        else:
+            cases.start_registration(db_session(), actor=actor, library=library(), now=now(), before_commit=opened)
+
+    return _once(body, work)
 
 
-@bp.route("/cases/<int:case_id>")
+@bp.route("/cases/<id:case_id>")
 @token_required
 def get_case(case_id: int) -> Any:
-    view = cases.case_view(db_session(), actor=_actor(), case_id=case_id)
-    return jsonify(schemas.case(view, lang=_lang()))
+    query = _load(schemas.HistoryQuery(), request.args.to_dict())
+    view = cases.case_view(db_session(), actor=_actor(), case_id=case_id, history_page=query["history_page"])
+    return jsonify(schemas.case(view))
 
 
 @bp.route("/openapi.json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -11,9 +10,10 @@ from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid
 from engine.forms import national_id_is_valid, normalize_national_id
-from registry import cases
-from webui.db import db_session, library, ministry_sources, now
+from registry import cases, documents
+from webui.db import db_session, document_storage, library, ministry_sources, now
 from webui.messages import translate_errors
+from webui.requests import database_id
 
 bp = Blueprint("cases", __name__)
 
@@ -22,24 +22,26 @@ bp = Blueprint("cases", __name__)
 @login_required
 def index() -> Any:
     status = request.args.get("status") or None
-    return render_template("cases/index.html", rows=cases.list_cases(db_session(), actor=current_user,
-                                                                     status=status), status=status)
+    rows = cases.list_cases(db_session(), actor=current_user, status=status,
+                            page=request.args.get("page", 1, type=int))
+    return render_template("cases/index.html", rows=rows, status=status)
 
 
-@bp.route("/cases/<int:case_id>")
+@bp.route("/cases/<id:case_id>")
 @login_required
 def show(case_id: int) -> Any:
-    view = cases.case_view(db_session(), actor=current_user, case_id=case_id)
+    view = cases.case_view(db_session(), actor=current_user, case_id=case_id,
+                           history_page=request.args.get("history_page", 1, type=int))
     managers = cases.case_managers(db_session(), actor=current_user) if current_user.role == "supervisor" else []
     return render_template("cases/case.html", view=view, managers=managers)
 
 
-@bp.route("/cases/<int:case_id>/reassign", methods=["POST"])
+@bp.route("/cases/<id:case_id>/reassign", methods=["POST"])
 @login_required
 def reassign(case_id: int) -> Any:
     try:
         cases.reassign_case(db_session(), actor=current_user, case_id=case_id,
-                            case_manager_id=request.form.get("case_manager", type=int) or 0,
+                            case_manager_id=request.form.get("case_manager", type=database_id) or 0,
                             reason=request.form.get("reason", ""), now=now())
     except FormInvalid as err:
         flash(" ".join(m for messages in translate_errors(err.errors).values() for m in messages), "error")
@@ -71,10 +73,15 @@ def new() -> Any:
     return render_template("cases/new.html", errors=errors, national_id=national_id), 422 if errors else 200
 
 
-@bp.route("/documents/<int:document_id>")
+@bp.route("/documents/<id:document_id>")
 @login_required
 def document(document_id: int) -> Any:
-    doc = cases.document_for_actor(db_session(), actor=current_user, document_id=document_id)
-    # Always a download, never rendered inline: an uploaded file must not run in our origin.
-    return send_file(io.BytesIO(doc.content), mimetype=doc.content_type, as_attachment=True,
-                     download_name=doc.name)
+    download = documents.open_document(db_session(), storage=document_storage(), actor=current_user,
+                                       document_id=document_id)
+    response = send_file(download.stream, mimetype=download.content_type, as_attachment=True,
+                         download_name=download.name, conditional=False, etag=False)
+    # Always a download, never rendered inline or sniffed: an uploaded file must not run in our origin.
+    response.headers["Content-Disposition"] = download.content_disposition
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from webui.db import db_session, library, ministry_sources, now
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 db_cli = AppGroup("db", help="Database schema (Alembic).")
 processes_cli = AppGroup("processes", help="Process, form and rule files.")
@@ -18,28 +24,110 @@ registry_cli = AppGroup("registry", help="The social registry.")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def alembic_config(url: str) -> object:
+def alembic_config(url: str, *, script_location: str | Path | None = None) -> Config:
+    """Alembic's configuration for the database at ``url`` (no alembic.ini: the app's config is the source)."""
     from alembic.config import Config
 
-    config = Config()
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config(stdout=sys.stdout)  # the stream of the moment, so a CLI runner captures what Alembic prints
+    config.set_main_option("script_location", str(script_location or ROOT / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade_database(url: str) -> None:
+def upgrade_database(url: str, revision: str = "head", *, script_location: str | Path | None = None) -> None:
     from alembic import command
 
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), "head")  # type: ignore[arg-type]
+    command.upgrade(alembic_config(url, script_location=script_location), revision)
+
+
+def _app_alembic_config() -> Config:
+    # MIGRATIONS_DIR lets a maintainer (or a test) work on another copy of the migrations.
+    return alembic_config(current_app.config["DATABASE_URL"], script_location=_migrations_dir())
+
+
+def _migrations_dir() -> str:
+    return str(current_app.config.get("MIGRATIONS_DIR") or ROOT / "migrations")
+
+
+@contextmanager
+def _alembic_errors() -> Iterator[None]:
+    """Alembic's refusals (unknown revision, database behind head, several heads) as CLI errors, not tracebacks."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _next_revision_id(heads: tuple[str, ...]) -> str | None:
+    """Revisions are numbered 0001, 0002, ...: the next number after the head (Alembic's random id otherwise)."""
+    if not heads:
+        return "0001"
+    if len(heads) == 1 and heads[0].isdigit():
+        return f"{int(heads[0]) + 1:04d}"
+    return None
 
 
 @db_cli.command("upgrade")
-def db_upgrade() -> None:
-    """Migrate the database to the latest schema."""
-    upgrade_database(current_app.config["DATABASE_URL"])
-    click.echo("database is at the latest schema")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: head, the latest schema)."""
+    with _alembic_errors():
+        upgrade_database(current_app.config["DATABASE_URL"], revision, script_location=_migrations_dir())
+    click.echo("database is at the latest schema" if revision == "head" else f"database upgraded to {revision}")
+
+
+@db_cli.command("downgrade", context_settings={"ignore_unknown_options": True})  # so that "-1" is a revision
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (a revision id, -1 for one step, or base for an empty database)."""
+    from alembic import command
+
+    with _alembic_errors():
+        command.downgrade(_app_alembic_config(), revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes (also its file name).")
+@click.option("--autogenerate", is_flag=True,
+              help="Write the differences between the models and the database (at head) into it; review them.")
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Create a new migration file after the current head."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    config = _app_alembic_config()
+    with _alembic_errors():
+        rev_id = _next_revision_id(tuple(ScriptDirectory.from_config(config).get_heads()))
+        created = command.revision(config, message=message, autogenerate=autogenerate, rev_id=rev_id)
+    for script in created if isinstance(created, list) else [created]:
+        if script is not None:
+            click.echo(f"created revision {script.revision}: {script.path}")
+
+
+@db_cli.command("current")
+@click.option("-v", "--verbose", is_flag=True, help="Show each revision's details.")
+def db_current(verbose: bool) -> None:
+    """Show the revision the database is at."""
+    from alembic import command
+
+    with _alembic_errors():
+        command.current(_app_alembic_config(), verbose=verbose)
+
+
+@db_cli.command("history")
+@click.option("-r", "--rev-range", default=None, help="Revisions to show, e.g. 0002:head.")
+@click.option("-v", "--verbose", is_flag=True, help="Show each revision's details.")
+def db_history(rev_range: str | None, verbose: bool) -> None:
+    """List the migrations, marking the one the database is at."""
+    from alembic import command
+
+    with _alembic_errors():
+        command.history(_app_alembic_config(), rev_range=rev_range, verbose=verbose, indicate_current=True)
 
 
 @processes_cli.command("check")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db import utcnow
 from engine.library import Library
+from registry.documents import DocumentStorage
 from registry.models import CASE_ROLES
 
 
@@ -61,6 +62,16 @@ def now() -> Any:
     """The current time, or the test's clock when one is configured."""
     clock = current_app.config.get("CLOCK")
     return clock() if clock else utcnow()
+
+
+def document_storage() -> DocumentStorage:
+    """Where document bytes live (a folder, or S3-compatible storage), built once per app from its config."""
+    storage: DocumentStorage | None = current_app.extensions.get("document_storage")
+    if storage is None:
+        from registry.documents import storage_from_config
+
+        storage = current_app.extensions["document_storage"] = storage_from_config(current_app.config)
+    return storage
 
 
 def ministry_sources() -> list[Any]:

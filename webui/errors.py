@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_login import AnonymousUserMixin
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from engine.errors import (
     NotFoundForActor,
@@ -15,8 +18,18 @@ from engine.errors import (
     TaskAlreadyCompleted,
     TaskNotClaimable,
 )
-from registry.errors import Conflict, DuplicateApplicant, NotPermitted
+from registry.errors import Conflict, DuplicateApplicant, NotPermitted, StorageUnavailable
 from webui.rendering import when
+from webui.requests import MAX_JSON_DEPTH, UnsafeInput
+
+RETRY_AFTER_SECONDS = 10
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, connection lost): worth a retry, not a bug."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def describe(error: Exception) -> tuple[int, str]:
@@ -36,6 +49,19 @@ def describe(error: Exception) -> tuple[int, str]:
                       where=error.reference or _("in another directorate"))
     if isinstance(error, NotPermitted):
         return 403, _("Your role may not do this.")
+    if isinstance(error, UnsafeInput):
+        if error.reason == "too_deep":
+            return 400, _("The request is nested too deeply (more than %(limit)s levels); nothing was changed.",
+                          limit=MAX_JSON_DEPTH)
+        return 400, _("The request contains a control character (such as a NUL byte) that is not allowed; "
+                      "nothing was changed.")
+    if isinstance(error, IntegrityError):  # a uniqueness rule met a change no check could foresee
+        return 409, _("Someone changed this at the same time; nothing was saved. Reload and try again.")
+    if database_unavailable(error):
+        return 503, _("The database cannot be reached at the moment; nothing was changed. Try again in a minute.")
+    if isinstance(error, StorageUnavailable):
+        return 503, _("The document storage cannot be reached at the moment; nothing was saved. "
+                      "Try again in a minute.")
     if isinstance(error, OperationFailed):
         return 503, _("A system step (%(operation)s) failed; nothing was saved. Try again or report it.",
                       operation=error.operation)
@@ -52,13 +78,40 @@ def wants_json() -> bool:
 def register_error_handlers(app: Flask) -> None:
     def handle(error: Exception) -> Any:
         status, message = describe(error)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+        if isinstance(error, DBAPIError) and status == 503:
+            current_app.logger.warning("database unavailable on %s: %s", request.path, error.orig)
+        if isinstance(error, StorageUnavailable):
+            current_app.logger.warning("document storage unavailable on %s: %s", request.path, error)
         if wants_json():
-            return jsonify({"error": message, "type": type(error).__name__}), status
-        return render_template("error.html", message=message, status=status), status
+            return jsonify({"error": message, "type": type(error).__name__}), status, headers
+        # The page must not need the database: the signed-in user is not loaded again to draw the menu.
+        user = AnonymousUserMixin() if isinstance(error, DBAPIError) else None
+        return render_template("error.html", message=message, status=status,
+                               **({"user": user} if user else {})), status, headers
 
     for kind in (NotFoundForActor, TaskAlreadyCompleted, TaskNotClaimable, StaleState, NotPermitted, DuplicateApplicant,
-                 Conflict, OperationFailed, ProcessInvalid):
+                 Conflict, OperationFailed, ProcessInvalid, UnsafeInput, OperationalError, InterfaceError,
+                 IntegrityError, StorageUnavailable):
         app.register_error_handler(kind, handle)
+
+    @app.errorhandler(InternalServerError)
+    def _server_error(error: InternalServerError) -> Any:
+        # Flask has already logged the traceback of the exception behind it (app.log_exception).
+        if wants_json():
+            return jsonify({"error": _("Unexpected error.")}), 500
+        return render_template("error.html", message=_("Unexpected error."), status=500,
+                               user=AnonymousUserMixin()), 500
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        """Any other HTTP refusal (413, 415, ...): JSON on the API, Werkzeug's page elsewhere; headers kept."""
+        if not wants_json():
+            return error
+        response = error.get_response()
+        response.set_data(current_app.json.dumps({"error": error.description or error.name}))
+        response.mimetype = "application/json"
+        return response
 
     @app.errorhandler(404)
     def _not_found(_error: Exception) -> Any:
@@ -67,10 +120,12 @@ def register_error_handlers(app: Flask) -> None:
         return render_template("error.html", message=_("Not found."), status=404), 404
 
     @app.errorhandler(405)
-    def _not_allowed(_error: Exception) -> Any:
+    def _not_allowed(error: Exception) -> Any:
+        # RFC 9110: a 405 names the methods the resource does support.
+        headers = {"Allow": ", ".join(sorted(getattr(error, "valid_methods", None) or []))}
         if wants_json():
-            return jsonify({"error": _("Method not allowed.")}), 405
-        return render_template("error.html", message=_("Method not allowed."), status=405), 405
+            return jsonify({"error": _("Method not allowed.")}), 405, headers
+        return render_template("error.html", message=_("Method not allowed."), status=405), 405, headers
 
     @app.errorhandler(400)
     def _bad_request(error: Any) -> Any:

@@ -78,6 +78,7 @@ ACTIONS = {
     "household_rescored": ("Household re-scored", "أُعيد احتساب الأهلية"),
     "field_corrected": ("Pre-filled value corrected", "صُحّحت قيمة معبأة مسبقاً"),
     "case_reassigned": ("Case reassigned", "أُعيد إسناد الحالة"),
+    "household_moved": ("Household moved from another directorate", "انتقلت الأسرة من مديرية أخرى"),
 }
 
 

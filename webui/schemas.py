@@ -1,27 +1,227 @@
-"""What the API exposes of tasks and cases: schemas decide, so nothing leaks by accident."""
+"""What the API accepts and what it exposes: schemas decide, so nothing leaks or slips in by accident.
+
+Request schemas are as strict as the HTML forms: JSON booleans only (no "false" that reads as true),
+integers only where integers are meant (no booleans, no floats), bounded strings, and no unknown
+fields. Every error is a code that ``webui.messages`` translates. The same schemas generate the
+OpenAPI document (``webui.openapi``), so the document cannot drift from the code.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
+from engine.forms import FIELD_TYPES, national_id_is_valid, normalize_national_id
 from engine.models import TaskRecord
-from registry.cases import CaseView
+from registry.cases import CaseView, Completion
+from registry.paging import MAX_PER_PAGE, PER_PAGE
+
+# --- strict JSON fields --------------------------------------------------------------------------
+
+class JsonBoolean(fields.Boolean):
+    """true or false, nothing that merely looks like it ("false", 0, 1, null)."""
+
+    default_error_messages = {"invalid": "invalid_boolean", "null": "invalid_boolean", "required": "required"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class JsonInteger(fields.Integer):
+    """A JSON integer: a boolean or a float is refused, not rounded."""
+
+    default_error_messages = {"invalid": "invalid_integer", "null": "invalid_integer", "required": "required",
+                              "too_large": "too_large"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
+class JsonString(fields.String):
+    default_error_messages = {"invalid": "invalid_text", "null": "invalid_text", "required": "required",
+                              "invalid_utf8": "invalid_text"}
+
+
+class JsonObject(fields.Dict):
+    default_error_messages = {"invalid": "invalid_type", "null": "invalid_type", "required": "required"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        return value
+
+
+def _too_long(maximum: int) -> validate.Length:
+    return validate.Length(min=1, max=maximum, error="too_long")
+
+
+class StrictSchema(Schema):
+    """Unknown fields are refused and named; errors are translatable codes."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": "unknown_field", "type": "invalid_type"}
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+class TokenRequest(StrictSchema):
+    username = JsonString(required=True, validate=_too_long(150))
+    password = JsonString(required=True, validate=_too_long(1024), metadata={"format": "password"})
+
+
+FILE_UPLOAD = {
+    "type": "object",
+    "description": "A file for a form field of type `file` (or a list of them): the bytes in base64.",
+    "required": ["name", "content_base64"],
+    "properties": {
+        "name": {"type": "string", "maxLength": 200, "description": "the file's name as the user knows it"},
+        "content_base64": {"type": "string", "contentEncoding": "base64",
+                           "description": "the file's content, base64 (RFC 4648); at most 10 MB decoded"},
+        "content_type": {"type": "string", "description": "a MIME type such as application/pdf"},
+    },
+}
+
+
+class CompleteRequest(StrictSchema):
+    data = JsonObject(required=True, metadata={
+        "description": "The form's values by field name, as GET /tasks/{task_id} describes them: strings, "
+                       "numbers, booleans, lists, group rows (objects) and files (FileUpload, or a list of them).",
+        "additionalProperties": {"anyOf": [
+            {"$ref": "#/components/schemas/FileUpload"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/FileUpload"}},
+            {"type": ["string", "number", "boolean", "null", "array", "object"]},
+        ]},
+    })
+    version = JsonInteger(validate=validate.Range(min=0, max=2**31 - 1, error="out_of_range"),
+                          metadata={"description": "the version from GET /tasks/{task_id}; a stale one is "
+                                                   "refused with 409"})
+
+
+class CreateCaseRequest(StrictSchema):
+    national_id = JsonString(validate=validate.Length(max=32, error="too_long"), metadata={
+        "description": "the applicant's national ID (9 digits with a check digit); without it the registration "
+                       "starts empty"})
+    consent_data_exchange = JsonBoolean(load_default=False, metadata={
+        "description": "the household consents to pre-filling from other ministries; only JSON true counts"})
+
+    @validates("national_id")
+    def _valid_national_id(self, value: str, **_kwargs: Any) -> None:
+        if not national_id_is_valid(normalize_national_id(value)):
+            raise ValidationError("invalid_national_id")
+
+    @post_load
+    def _normalized(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if "national_id" in data:
+            data["national_id"] = normalize_national_id(data["national_id"])
+        return data
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string, where every value arrives as text."""
+
+    default_error_messages = {"invalid": "invalid_integer", "too_large": "too_large"}
+
+
+class HistoryQuery(StrictSchema):
+    history_page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=2**31 - 1, error="out_of_range"),
+                                metadata={"description": "which page of the case's history: 1 is the newest"})
+
+
+class TaskListQuery(Schema):
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=2**31 - 1),
+                        metadata={"description": "which page of the inbox, from 1"})
+    per_page = QueryInteger(validate=validate.Range(min=1, max=MAX_PER_PAGE),
+                            metadata={"description": f"tasks per page (default {PER_PAGE})"})
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True)
+    type = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "translated messages per field"})
+    codes = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                        metadata={"description": "error codes per field"})
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"enum": ["Bearer"]})
+    expires_at = fields.DateTime(required=True)
+
+
+class OkSchema(Schema):
+    ok = fields.Boolean(required=True)
 
 
 class TaskSchema(Schema):
-    id = fields.String()
-    case_id = fields.Function(lambda t: int(t.business_key))
-    title = fields.String()
-    form_key = fields.String()
-    lane = fields.String()
+    id = fields.String(required=True)
+    case_id = fields.Function(lambda t: int(t.business_key), required=True, metadata={"type": "integer"})
+    title = fields.String(required=True)
+    form_key = fields.String(required=True)
+    lane = fields.String(required=True)
     stage = fields.String(allow_none=True)
     assignee = fields.Integer(attribute="assignee_id", allow_none=True)
     due_at = fields.DateTime(allow_none=True)
-    state = fields.String()
+    state = fields.String(required=True)
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.Integer(attribute="completed_by_id", allow_none=True)
+
+
+class TaskListSchema(Schema):
+    tasks = fields.List(fields.Nested(TaskSchema), required=True, metadata={
+        "description": "one page: the caller's own tasks and the open tasks of their role, soonest due first"})
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+class ChoiceSchema(Schema):
+    value = fields.Raw(required=True)
+    label = fields.String(required=True)
+
+
+class FieldSchema(Schema):
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
+    required = fields.Boolean(required=True)
+    required_if = fields.String(allow_none=True)
+    show_if = fields.String(allow_none=True)
+    choices = fields.List(fields.Nested(ChoiceSchema), allow_none=True)
+    value = fields.Raw(allow_none=True, metadata={"description": "the current value; a file field holds "
+                                                                 "references to stored documents"})
+    sub_fields = fields.List(fields.Nested(lambda: FieldSchema()), attribute="fields", data_key="fields",
+                             metadata={"description": "a group's row fields"})
+
+
+class TaskDetailSchema(TaskSchema):
+    form_title = fields.String(required=True)
+    version = fields.Integer(required=True, metadata={"description": "send it back with the completion"})
+    form_fields = fields.List(fields.Nested(FieldSchema), attribute="fields", data_key="fields", required=True)
+
+
+class CompletionSchema(Schema):
+    case_id = fields.Integer(required=True)
+    stage = fields.String(required=True)
+    status = fields.String(required=True)
+    next_tasks = fields.List(fields.Nested(TaskSchema), required=True)
+
+
+class CreatedCaseSchema(Schema):
+    case_id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    first_task = fields.Nested(TaskSchema, allow_none=True, required=True)
 
 
 class MemberSchema(Schema):
@@ -65,14 +265,52 @@ class ScoreSchema(Schema):
 class EventSchema(Schema):
     at = fields.DateTime()
     action = fields.String()
-    actor = fields.Function(lambda e: e.actor.username if e.actor else None)
+    actor = fields.Function(lambda e: e.actor.username if e.actor else None, allow_none=True,
+                            metadata={"type": "string"})
     details = fields.Dict()
 
 
+class DocumentRequestSchema(Schema):
+    missing = fields.List(fields.String())
+    note = fields.String(allow_none=True)
+    requested_at = fields.DateTime()
+
+
+class DocumentSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    size = fields.Integer()
+
+
+class CaseSchema(Schema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    directorate = fields.String(required=True)
+    stage = fields.String(required=True)
+    status = fields.String(required=True)
+    case_manager = fields.String(allow_none=True)
+    plan_end_date = fields.Date(allow_none=True)
+    outcome_reason = fields.String(allow_none=True)
+    household = fields.Nested(HouseholdSchema, allow_none=True)
+    eligibility = fields.List(fields.Nested(ScoreSchema))
+    document_requests = fields.List(fields.Nested(DocumentRequestSchema), metadata={
+        "description": "the latest document requests, oldest first"})
+    document_requests_total = fields.Integer(required=True, metadata={"description": "document requests in all"})
+    documents = fields.List(fields.Nested(DocumentSchema), metadata={"description": "the latest documents"})
+    documents_total = fields.Integer(required=True, metadata={"description": "documents in all"})
+    open_tasks = fields.List(fields.Nested(TaskSchema))
+    history = fields.List(fields.Nested(EventSchema), metadata={
+        "description": "one page of the case's history (page 1 is the newest), read oldest to newest"})
+    history_page = fields.Integer(required=True)
+    history_per_page = fields.Integer(required=True)
+    history_total = fields.Integer(required=True, metadata={"description": "events in the whole history"})
+
+
 _TASK = TaskSchema()
-_HOUSEHOLD = HouseholdSchema()
-_SCORES = ScoreSchema(many=True)
-_EVENTS = EventSchema(many=True)
+_FIELDS = FieldSchema(many=True)
+_CASE = CaseSchema()
+_COMPLETION = CompletionSchema()
+_CREATED = CreatedCaseSchema()
 
 
 def task(record: TaskRecord) -> dict[str, Any]:
@@ -80,22 +318,33 @@ def task(record: TaskRecord) -> dict[str, Any]:
     return dumped
 
 
-def case(view: CaseView, *, lang: str) -> dict[str, Any]:
+def task_detail(record: TaskRecord, *, form_title: str, version: int, form_fields: list[dict[str, Any]]
+                ) -> dict[str, Any]:
+    body = task(record)
+    body.update(form_title=form_title, version=version, fields=_FIELDS.dump(form_fields))
+    return body
+
+
+def completion(result: Completion) -> dict[str, Any]:
+    dumped: dict[str, Any] = _COMPLETION.dump(result)
+    return dumped
+
+
+def created_case(*, case_id: int, reference: str, first_task: TaskRecord | None) -> dict[str, Any]:
+    dumped: dict[str, Any] = _CREATED.dump({"case_id": case_id, "reference": reference, "first_task": first_task})
+    return dumped
+
+
+def case(view: CaseView) -> dict[str, Any]:
     c = view.case
-    return {
-        "id": c.id,
-        "reference": c.reference,
-        "directorate": c.directorate.code,
-        "stage": c.stage,
-        "status": c.status,
-        "case_manager": c.case_manager.username if c.case_manager else None,
-        "plan_end_date": c.plan_end_date.isoformat() if c.plan_end_date else None,
-        "outcome_reason": c.outcome_reason,
-        "household": _HOUSEHOLD.dump(c.household) if c.household else None,
-        "eligibility": _SCORES.dump(view.scores),
-        "document_requests": [{"missing": r.missing, "note": r.note, "requested_at": r.requested_at.isoformat()}
-                              for r in view.document_requests],
-        "documents": [{"id": d.id, "name": d.name, "size": d.size} for d in view.documents],
-        "open_tasks": [task(t) for t in view.ready],
-        "history": _EVENTS.dump(view.history),
-    }
+    dumped: dict[str, Any] = _CASE.dump({
+        "id": c.id, "reference": c.reference, "directorate": c.directorate.code, "stage": c.stage,
+        "status": c.status, "case_manager": c.case_manager.username if c.case_manager else None,
+        "plan_end_date": c.plan_end_date, "outcome_reason": c.outcome_reason, "household": view.household,
+        "eligibility": view.scores, "document_requests": view.document_requests,
+        "document_requests_total": view.document_requests_total, "documents": view.documents,
+        "documents_total": view.documents_total,
+        "open_tasks": view.ready, "history": view.history, "history_page": view.history_info.page,
+        "history_per_page": view.history_info.per_page, "history_total": view.history_info.total,
+    })
+    return dumped

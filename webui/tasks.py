@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid, StaleState, TaskAlreadyCompleted, TaskNotClaimable
 from registry import cases
-from webui.db import db_session, library, now
+from webui.db import db_session, document_storage, library, now
 from webui.errors import describe
 from webui.formdata import parse_post
 from webui.messages import translate_errors
@@ -41,8 +41,9 @@ def complete(task_id: str) -> Any:
     data = parse_post(definition, request.form, request.files)
     version = request.form.get("_version", type=int)
     try:
-        ready = cases.complete_task(session, actor=current_user, library=library(), task_id=task_id, data=data,
-                                    now=now(), expected_version=version)
+        completion = cases.complete_task(session, actor=current_user, library=library(), task_id=task_id,
+                                         data=data, now=now(), expected_version=version,
+                                         storage=document_storage())
     except FormInvalid as err:
         return _render(task_id, values=data, errors=translate_errors(err.errors),
                        message=_("Please correct the highlighted fields."), status=422)
@@ -50,7 +51,7 @@ def complete(task_id: str) -> Any:
         status, message = describe(err)
         return _render(task_id, values=data, message=message, status=status)
     flash(_("Saved. The case moved on."), "success")
-    mine = [r for r in ready if r.assignee_id == current_user.id]
+    mine = [r for r in completion.next_tasks if r.assignee_id == current_user.id]
     if mine:
         return redirect(url_for("tasks.show", task_id=mine[0].id))
     return redirect(url_for("cases.show", case_id=int(record.business_key)))

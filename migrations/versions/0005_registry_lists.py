@@ -14,8 +14,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Paged lists read one page in index order instead of sorting a whole directorate.
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index('ix_cases_directorate_recent', ['directorate_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_instance_id'), ['instance_id'], unique=False)
+    with op.batch_alter_table('eligibility_scores', schema=None) as batch_op:
+        batch_op.create_index('ix_eligibility_scores_household_latest', ['household_id', 'id'], unique=False)
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_events_case_history', ['case_id', 'at', 'id'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_events_case_history')
+    with op.batch_alter_table('eligibility_scores', schema=None) as batch_op:
+        batch_op.drop_index('ix_eligibility_scores_household_latest')
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cases_instance_id'))
+        batch_op.drop_index('ix_cases_directorate_recent')

@@ -46,7 +46,7 @@ def test_changed_files_deploy_a_new_version_and_running_cases_keep_theirs(app: F
         # The old case goes on under version 1.
         task = cases.first_task_for(session, actor=reception, case_id=old_case.id)
         ready = cases.complete_task(session, actor=reception, library=library, task_id=task.id,
-                                    data=registration(), now=clock())
+                                    data=registration(), now=clock()).next_tasks
         assert [r.spec_id for r in ready] == ["recommend_eligibility"]
 
 

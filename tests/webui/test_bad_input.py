@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -10,8 +11,10 @@ import pytest
 from flask import Flask
 
 from tests.conftest import Api
-from tests.factories import member, registration
+from tests.factories import member, pdf_document, registration
 from tests.webui.test_case_paths import complete, open_case, register_and_recommend, task_of
+
+PDF_BASE64 = base64.b64encode(pdf_document("report")).decode()
 
 
 def history(user: Api, case_id: int) -> list[Any]:
@@ -196,4 +199,4 @@ def test_the_same_task_completed_twice_at_once_succeeds_exactly_once(api: Callab
                    if e["action"] == "task_completed" and e["details"]["task"] == "review_eligibility"]
     assert len(completions) == 1
     assert [e["action"] for e in events].count("documents_requested") == 1
-    assert complete(reception, case_id, {"documents": [{"name": "r.pdf", "content_base64": "JVBERg=="}]})
+    assert complete(reception, case_id, {"documents": [{"name": "r.pdf", "content_base64": PDF_BASE64}]})

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.factories import PLAN, registration
+from tests.factories import PLAN, pdf_document, registration
 
 BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
@@ -67,7 +67,7 @@ def test_household_goes_from_registration_to_closure_through_every_loop(api: Cal
     for attempt in range(2):
         complete(supervisor, case_id, {"decision": "request_documents", "missing_documents": ["income_proof"],
                                        "review_comments": f"pass {attempt}"}, expect_form="eligibility_review")
-        pdf = base64.b64encode(b"%PDF-1.4 proof of income").decode()
+        pdf = base64.b64encode(pdf_document("proof of income")).decode()
         complete(reception, case_id, {"documents": [{"name": "income.pdf", "content_base64": pdf}]},
                  expect_form="attach_documents")
     managers = supervisor.get(f"/tasks/{task_of(supervisor, case_id)['id']}").get_json()["fields"]

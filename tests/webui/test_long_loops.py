@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from flask import Flask
 from sqlalchemy import select
 
@@ -9,8 +11,10 @@ from engine.models import ProcessInstance, TaskRecord
 from registry import cases
 from registry.models import Case, User
 from tests.conftest import Clock
-from tests.factories import registration
-from webui.db import db_session, library
+from tests.factories import pdf_document, registration
+from webui.db import db_session, document_storage, library
+
+PDF = base64.b64encode(pdf_document("income")).decode()
 
 
 def _user(name: str) -> User:
@@ -25,7 +29,7 @@ def _complete(username: str, case_id: int, data: dict, clock: Clock) -> list[Tas
     row = next(r for r in box.mine + box.open_for_role if r.case.id == case_id)
     clock.advance(minutes=1)
     return cases.complete_task(db_session(), actor=actor, library=library(), task_id=row.task.id, data=data,
-                               now=clock())
+                               now=clock(), storage=document_storage()).next_tasks
 
 
 def test_five_hundred_document_requests_then_approval_routes_to_needs_assessment(app: Flask, clock: Clock) -> None:
@@ -39,7 +43,7 @@ def test_five_hundred_document_requests_then_approval_routes_to_needs_assessment
             _complete("supervisor1", case.id, {"decision": "request_documents", "missing_documents": ["other"],
                                                "review_comments": f"pass {attempt}"}, clock)
             ready = _complete("reception1", case.id, {"documents": [{"name": f"d{attempt}.pdf",
-                                                                      "content_base64": "JVBERi0x"}]}, clock)
+                                                                      "content_base64": PDF}]}, clock)
             assert [r.spec_id for r in ready] == ["review_eligibility"]
             if attempt in (0, 499):
                 instance = session.get(ProcessInstance, session.get(Case, case.id).instance_id)

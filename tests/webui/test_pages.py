@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import Clock
-from tests.factories import member
+from tests.factories import member, pdf_document
 
 
 def _task_link(html: str) -> str:
@@ -35,11 +35,15 @@ def test_login_is_refused_with_a_wrong_password_and_demo_passwords_outside_demo_
     assert response.status_code == 401
 
 
-def test_logins_lock_after_repeated_failures(client: FlaskClient) -> None:
+def test_repeated_failures_are_throttled_for_that_address_only(client: FlaskClient, app: Flask) -> None:
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "5/hour"
     for _ in range(5):
         client.post("/login", data={"username": "supervisor1", "password": "nope"})
     response = client.post("/login", data={"username": "supervisor1", "password": "demo", "lang": "en"})
-    assert "Too many failed attempts" in response.get_data(as_text=True)
+    assert response.status_code == 429 and "Too many attempts" in response.get_data(as_text=True)
+    elsewhere = client.post("/login", data={"username": "supervisor1", "password": "demo"},
+                            environ_base={"REMOTE_ADDR": "198.51.100.20"})
+    assert elsewhere.status_code == 302
 
 
 def test_pages_need_a_login(client: FlaskClient) -> None:
@@ -93,8 +97,8 @@ def test_overdue_tasks_stand_out_in_the_inbox(login_as: Callable[..., FlaskClien
     browser = login_as("reception1")
     _start(browser)
     assert "Overdue" not in browser.get("/").get_data(as_text=True)
-    clock.advance(days=3)  # the registration is due in two days
-    html = browser.get("/").get_data(as_text=True)
+    clock.advance(days=3)  # the registration is due in two days; the idle session has ended meanwhile
+    html = login_as("reception1").get("/").get_data(as_text=True)
     assert 'class="overdue"' in html and "Overdue" in html
 
 
@@ -142,13 +146,14 @@ def test_reception_attaches_requested_documents_from_the_page(login_as: Callable
     assert "Medical report" in page  # what the supervisor asked for is shown beside the form
     empty = browser.post(task_url, data={})
     assert empty.status_code == 422 and "This field is required." in empty.get_data(as_text=True)
-    response = browser.post(task_url, data={"documents": (io.BytesIO(b"%PDF-1.4 report"), "report.pdf")},
+    response = browser.post(task_url, data={"documents": (io.BytesIO(pdf_document("report")), "report.pdf")},
                             content_type="multipart/form-data")
     assert response.status_code == 302
     case_page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
     link = re.search(r'href="(/documents/\d+)"><bdi>report.pdf</bdi><', case_page)
     assert link, "the case lists the attached document"
-    assert browser.get(link.group(1)).data == b"%PDF-1.4 report"
+    with browser.get(link.group(1)) as download:  # closed, as a server closes it: the file is streamed
+        assert download.data == pdf_document("report")
     assert login_as("reception2").get(link.group(1)).status_code == 404
 
 

@@ -1,0 +1,50 @@
+"""What the Makefile runs: commands read from `make -n`, so the test sees exactly what `make` would start."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from gunicorn.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+def make_dry_run(target: str) -> list[list[str]]:
+    """The shell commands `make TARGET` would run, each split into words."""
+    output = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout
+    return [shlex.split(line) for line in output.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def gunicorn_settings(words: list[str]) -> Config:
+    """gunicorn's configuration for that command line, parsed as gunicorn itself parses it."""
+    config = Config()
+    arguments = config.parser().parse_args(words[1:])
+    for name, value in vars(arguments).items():
+        if value is not None and name in config.settings:
+            config.set(name, value)
+    return config
+
+
+def test_make_run_serves_without_the_machine_wide_gunicorn_control_socket() -> None:
+    commands = [words for words in make_dry_run("run") if any(w.endswith("bin/gunicorn") for w in words)]
+    assert len(commands) == 1, commands
+    words = commands[0][next(i for i, w in enumerate(commands[0]) if w.endswith("bin/gunicorn")):]
+    config = gunicorn_settings(words)
+    assert config.control_socket_disable is True
+    assert config.workers == 2
+
+
+def test_make_bench_and_its_smoke_run_every_benchmark_script() -> None:
+    scripts = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "bench").glob("bench_*.py"))
+    assert scripts
+    for target in ("bench", "bench-smoke"):
+        text = " ".join(" ".join(words) for words in make_dry_run(target))
+        assert all(script in text for script in scripts), (target, text)
+    assert "BENCH_SMOKE=1" in " ".join(" ".join(words) for words in make_dry_run("bench-smoke"))
