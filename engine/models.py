@@ -71,6 +71,7 @@ class TaskRecord(Base):
         Index("ix_task_records_inbox", "scope", "lane", "state", "due_at"),
         Index("ix_task_records_assignee", "assignee_id", "state"),
         Index("ix_task_records_instance", "instance_id", "state"),
+        Index("ix_task_records_case_form", "business_key", "form_key", "state", "completed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -55,9 +55,23 @@ def _engine(session: Session, instance: ProcessInstance, actor_id: int | None, n
     return SafeScriptEngine(context)
 
 
-def _spec_of(instance: ProcessInstance) -> tuple[Any, dict[str, Any]]:
-    """The instance's deployed spec, cached by content hash (a version id means nothing across databases)."""
-    return load_spec(instance.process_version.content_hash, lambda: instance.process_version.spec_json)
+#: Content hash of each deployed version, by database and version id: versions never change, and
+#: remembering the hash saves loading the version row on every completion.
+_HASH_OF_VERSION: dict[tuple[str, int], str] = {}
+
+
+def _content_hash(session: Session, instance: ProcessInstance) -> str:
+    bind = session.get_bind()
+    key = (str(bind.engine.url), instance.process_version_id)
+    content_hash = _HASH_OF_VERSION.get(key)
+    if content_hash is None:
+        content_hash = _HASH_OF_VERSION.setdefault(key, instance.process_version.content_hash)
+    return content_hash
+
+
+def _spec_of(session: Session, instance: ProcessInstance) -> tuple[Any, dict[str, Any]]:
+    """The instance's deployed spec, cached by content hash."""
+    return load_spec(_content_hash(session, instance), lambda: instance.process_version.spec_json)
 
 
 #: Form texts of each deployed version, by content hash: deployed versions never change.
@@ -68,7 +82,7 @@ def form_for(session: Session, library: Library, record: TaskRecord) -> FormDef:
     """The task's form as deployed with its case's process version (the files on disk for older versions)."""
     instance = session.get(ProcessInstance, record.instance_id)
     assert instance is not None
-    content_hash = instance.process_version.content_hash
+    content_hash = _content_hash(session, instance)
     texts = _FORMS_OF_VERSION.get(content_hash)
     if texts is None:
         sources = instance.process_version.sources or {}
@@ -81,8 +95,8 @@ def form_for(session: Session, library: Library, record: TaskRecord) -> FormDef:
     return parse_form(record.form_key, text, f"forms/{record.form_key}.yaml")
 
 
-def _workflow(instance: ProcessInstance, script_engine: SafeScriptEngine) -> BpmnWorkflow:
-    spec, subs = _spec_of(instance)
+def _workflow(session: Session, instance: ProcessInstance, script_engine: SafeScriptEngine) -> BpmnWorkflow:
+    spec, subs = _spec_of(session, instance)
     workflow = restore(instance.state, instance.serializer_version, spec, subs)
     workflow.script_engine = script_engine
     return workflow
@@ -202,7 +216,7 @@ def complete_task(
         _check_open_to(record, actor_id, may_act)
         if expected_version is not None and expected_version != instance.lock_version:
             raise StaleState(task_id)
-        workflow = _workflow(instance, _engine(session, instance, actor_id, now, library))
+        workflow = _workflow(session, instance, _engine(session, instance, actor_id, now, library))
         task = workflow.tasks.get(UUID(task_id))
         if task is None or task.state != SpiffState.READY:
             raise _refused(session, record, task_id)
@@ -230,7 +244,7 @@ def set_case_data(session: Session, *, instance_id: int, changes: Mapping[str, A
     """
     instance = session.scalars(select(ProcessInstance).where(ProcessInstance.id == instance_id)
                                .with_for_update().execution_options(populate_existing=True)).one()
-    workflow = _workflow(instance, SafeScriptEngine())
+    workflow = _workflow(session, instance, SafeScriptEngine())
     for task in workflow.get_tasks(state=SpiffState.READY):
         task.data.update(changes)
     instance.state = save(workflow)
@@ -241,7 +255,7 @@ def task_data(session: Session, record: TaskRecord) -> dict[str, Any]:
     """The data a ready task sees (for prefilling its form and showing context)."""
     instance = session.get(ProcessInstance, record.instance_id)
     assert instance is not None
-    workflow = _workflow(instance, SafeScriptEngine())
+    workflow = _workflow(session, instance, SafeScriptEngine())
     task = workflow.tasks.get(UUID(record.id))
     return dict(task.data) if task is not None else dict(workflow.data)
 

@@ -245,7 +245,8 @@ def create_case() -> Any:
 @token_required
 def get_case(case_id: int) -> Any:
     query = _load(schemas.HistoryQuery(), request.args.to_dict())
-    view = cases.case_view(db_session(), actor=_actor(), case_id=case_id, history_page=query["history_page"])
+    view = cases.case_view(db_session(), actor=_actor(), case_id=case_id, history_page=query["history_page"],
+                           submission_forms=())  # the API's case answer lists no submissions
     return jsonify(schemas.case(view))
 
 

@@ -33,7 +33,6 @@ FIELD_ERRORS = {
     "invalid": _l("This value is not valid."),
     "invalid_type": _l("The submission is not in the expected format."),
     "unknown_field": _l("This field is not part of the request."),
-    "key_reused": _l("This Idempotency-Key was already used for a different request."),
     "one_head_required": _l("Exactly one member must be the head of household."),
     "duplicate_in_household": _l("This person is listed twice."),
     "applicant_not_member": _l("The applicant must be listed among the household members."),

@@ -22,9 +22,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_eligibility_scores_household_latest', ['household_id', 'id'], unique=False)
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index('ix_audit_events_case_history', ['case_id', 'at', 'id'], unique=False)
+    # A case's latest submissions of each form, however many times it looped.
+    with op.batch_alter_table('task_records', schema=None) as batch_op:
+        batch_op.create_index('ix_task_records_case_form', ['business_key', 'form_key', 'state', 'completed_at'],
+                              unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('task_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_records_case_form')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_case_history')
     with op.batch_alter_table('eligibility_scores', schema=None) as batch_op:

@@ -21,6 +21,7 @@ def test_pages_api_answers_and_exports_are_never_stored_by_caches(login_as: Call
                  api("supervisor1").get("/tasks"), client.get("/api/v1/tasks"), client.get("/no-such-page")]
     for response in responses:
         assert response.headers["Cache-Control"] == "no-store", response.request.path
+        response.close()  # the export is streamed: close it here, not when the garbage collector gets to it
 
 
 def test_static_files_may_be_cached(client: FlaskClient) -> None:

@@ -56,3 +56,13 @@ def test_five_hundred_document_requests_then_approval_routes_to_needs_assessment
         completed = session.scalars(select(TaskRecord).where(TaskRecord.business_key == str(case.id),
                                                              TaskRecord.state == "completed")).all()
         assert len(completed) == 2 + 500 * 2 + 1  # every pass is still in the history
+        # The case page shows the latest requests, documents and submissions with their totals, not all of them.
+        view = cases.case_view(session, actor=_user("supervisor1"), case_id=case.id)
+        assert len(view.document_requests) == cases.REQUESTS_SHOWN and view.document_requests_total == 500
+        assert view.document_requests[-1].note == "pass 499"
+        assert len(view.documents) == cases.DOCUMENTS_SHOWN and view.documents_total == 500
+        assert view.documents[-1].name == "d499.pdf"
+        assert len(view.submissions["eligibility_review"]) == cases.SUBMISSIONS_SHOWN
+        assert view.submission_totals["eligibility_review"] == 501
+        assert view.submissions["eligibility_review"][0].data["decision"] == "approve"
+        assert len(view.history) == cases.HISTORY_PER_PAGE
