@@ -5,14 +5,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.forms import national_id_is_valid, normalize_national_id
 from registry.audit import record_event
-from registry.models import Case, CaseStatus, Directorate, EligibilityScore, Household, Person, User
+from registry.models import (
+    Case,
+    CaseStatus,
+    Directorate,
+    EligibilityScore,
+    Household,
+    Person,
+    User,
+    WaitingPriority,
+)
 from registry.names import matches, name_tokens
 from registry.paging import PER_PAGE, Page, page_of
 
@@ -214,14 +226,21 @@ def _loaded(session: Session, items: list[_Waiting]) -> tuple[dict[int, Househol
 
 
 def _ranked(session: Session, *, actor: User, rules_dir: str, today: dt.date, batch: int) -> list[_Waiting]:
-    """The waiting households in the order ``rules/priority.yaml`` defines (then by registration)."""
+    """The waiting households in the order ``rules/priority.yaml`` defines (then by registration).
+
+    Each household's sort key is worked out once per score, day and rule version and stored, so a
+    page sorts stored keys and works out only those of households scored since the day's first view.
+    """
     from registry import eligibility
 
     if actor.directorate is None:
         return []
     priority = eligibility.load_priority(rules_dir)
-    keyed = []
-    for chunk in _chunks(_eligible(session, actor.directorate.id), batch):
+    waiting = _eligible(session, actor.directorate.id)
+    keys = _stored_keys(session, [w.score_id for w in waiting], as_of=today, rule_version=priority.rule_version,
+                        batch=batch)
+    computed: dict[int, list[Any]] = {}
+    for chunk in _chunks([w for w in waiting if w.score_id not in keys], batch):
         households = {h.id: h for h in session.scalars(
             select(Household).where(Household.id.in_([w.household_id for w in chunk])))}
         details = dict(session.execute(select(EligibilityScore.id, EligibilityScore.details).where(
@@ -229,9 +248,42 @@ def _ranked(session: Session, *, actor: User, rules_dir: str, today: dt.date, ba
         for item in chunk:
             key = eligibility.priority_key(priority, scoring_data(households[item.household_id]),
                                            details[item.score_id], as_of=today)
-            keyed.append((key, item.household_id, item))
-    keyed.sort(key=lambda k: (k[0], k[1]))
-    return [item for _key, _id, item in keyed]
+            computed[item.score_id] = _encode_key(key)
+    if computed:
+        _store_keys(session, computed, as_of=today, rule_version=priority.rule_version)
+        keys.update(computed)
+    return sorted(waiting, key=lambda w: (_decode_key(keys[w.score_id]), w.household_id))
+
+
+def _encode_key(key: tuple[Any, ...]) -> list[Any]:
+    """A sort key as JSON: exact fractions (the score) as [numerator, denominator]."""
+    return [[flag, [value.numerator, value.denominator] if isinstance(value, Fraction) else value]
+            for flag, value in key]
+
+
+def _decode_key(stored: list[Any]) -> tuple[Any, ...]:
+    return tuple((flag, Fraction(*value) if isinstance(value, list) else value) for flag, value in stored)
+
+
+def _stored_keys(session: Session, score_ids: list[int], *, as_of: dt.date, rule_version: str,
+                 batch: int) -> dict[int, list[Any]]:
+    keys: dict[int, list[Any]] = {}
+    for chunk in _chunks(score_ids, batch):
+        keys.update(session.execute(select(WaitingPriority.score_id, WaitingPriority.sort_key).where(
+            WaitingPriority.score_id.in_(chunk), WaitingPriority.as_of == as_of,
+            WaitingPriority.rule_version == rule_version)).tuples().all())
+    return keys
+
+
+def _store_keys(session: Session, keys: dict[int, list[Any]], *, as_of: dt.date, rule_version: str) -> None:
+    """Keep the keys worked out (a second server doing the same at once is no conflict); drop earlier days'."""
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    rows = [{"score_id": score_id, "as_of": as_of, "rule_version": rule_version, "sort_key": key}
+            for score_id, key in keys.items()]
+    for chunk in _chunks(rows, 1000):
+        session.execute(dialect_insert(WaitingPriority).on_conflict_do_nothing(), chunk)
+    session.execute(delete(WaitingPriority).where(WaitingPriority.as_of < as_of))
+    session.commit()
 
 
 def _entries(session: Session, ranked: list[_Waiting], *, first_rank: int, rules_dir: str,

@@ -224,6 +224,21 @@ class EligibilityScore(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class WaitingPriority(Base):
+    """A household's waiting-list sort key for one score, one day and one version of the rules.
+
+    Worked out once per score and day (ages in the rules follow the calendar), so a page of the
+    waiting list sorts stored keys instead of scoring the whole directorate's households again.
+    """
+
+    __tablename__ = "waiting_priorities"
+
+    score_id: Mapped[int] = mapped_column(ForeignKey("eligibility_scores.id", ondelete="CASCADE"), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(primary_key=True, index=True)
+    rule_version: Mapped[str] = mapped_column(String(120), primary_key=True)
+    sort_key: Mapped[list[Any]]
+
+
 class Document(Base):
     """A file attached to a case: metadata and hash only; the bytes live in document storage."""
 

@@ -18,7 +18,8 @@ from werkzeug.routing import IntegerConverter, Map
 
 MAX_JSON_DEPTH = 32
 MAX_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL refuses a bigger number in a comparison
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# C0 controls, and lone surrogates (JSON may escape them, but no text can hold or send them back).
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _CONTROL_IN_PATH = re.compile(r"[\x00-\x1f]")
 _CONTROL_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f]")  # RFC 9110: a field value may hold a tab
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

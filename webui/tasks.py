@@ -39,7 +39,10 @@ def complete(task_id: str) -> Any:
     record = cases.task_for_actor(session, actor=current_user, task_id=task_id)
     definition = cases.form_of(session, library(), record)
     data = parse_post(definition, request.form, request.files)
-    version = request.form.get("_version", type=int)
+    raw_version = request.form.get("_version")
+    # A version that is not one we rendered can only be a stale or forged form: it never matches.
+    version = None if raw_version is None else int(raw_version) if raw_version.isascii() and \
+        raw_version.isdigit() and len(raw_version) < 10 else -1
     try:
         completion = cases.complete_task(session, actor=current_user, library=library(), task_id=task_id,
                                          data=data, now=now(), expected_version=version,

@@ -278,3 +278,33 @@ def test_other_http_refusals_are_json_on_the_api(app: Flask, client: FlaskClient
     response = raw_json(client, "/api/v1/auth/token", '{"username": "' + "x" * 2000 + '"}')
     assert response.status_code == 413
     assert response.is_json and response.get_json()["error"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_lone_surrogate_in_json_is_refused_and_the_case_stays_readable(app: Flask, client: FlaskClient,
+                                                                         api: Callable[[str], Api]) -> None:
+    """JSON may escape half a UTF-16 pair; no text can hold it, and stored it would break every later read."""
+    token = raw_json(client, "/api/v1/auth/token", '{"username": "\\ud800", "password": "demo"}')
+    assert token.status_code == 400
+    reception = api("reception1")
+    case_id = open_case(reception)
+    task = task_of(reception, case_id)
+    body = '{"data": {"notes": "\\ud800abc"}}'
+    response = raw_json(reception.client, f"/api/v1/tasks/{task['id']}/complete", body, reception.headers)
+    assert response.status_code == 400
+    assert task_of(reception, case_id)["id"] == task["id"]  # still waiting: nothing was completed
+    assert reception.get(f"/cases/{case_id}").status_code == 200
+    assert reception.get(f"/tasks/{task['id']}").status_code == 200
+
+
+def test_a_page_form_with_a_malformed_version_is_refused_as_stale(app: Flask, api: Callable[[str], Api],
+                                                                   login_as: Callable[..., FlaskClient]) -> None:
+    reception = api("reception1")
+    case_id = open_case(reception)
+    task = task_of(reception, case_id)
+    browser = login_as("reception1")
+    form = {"_version": "abc", "governorate": "RBH"}
+    response = browser.post(f"/tasks/{task['id']}", data=form)
+    assert response.status_code == 409
+    assert task_of(reception, case_id)["id"] == task["id"]
