@@ -213,7 +213,22 @@ class _NationalId(fields.String):
 
 def _messages(kind: str) -> dict[str, str]:
     return {"required": "required", "null": "required", "invalid": f"invalid_{kind}",
-            "too_large": "too_large", "validator_failed": "invalid", "type": f"invalid_{kind}"}
+            "too_large": "too_large", "validator_failed": "invalid", "type": f"invalid_{kind}",
+            "special": f"invalid_{kind}"}
+
+
+class _WholeNumber(fields.Integer):
+    """A whole number, given as one (JSON) or as its digits (an HTML form); 2.5 is refused, never cut to 2."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, str) and not _WHOLE_NUMBER.fullmatch(value.strip()):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 def _marshmallow_field(f: FieldDef, choices: Mapping[str, list[str]]) -> fields.Field:
@@ -224,7 +239,7 @@ def _marshmallow_field(f: FieldDef, choices: Mapping[str, list[str]]) -> fields.
         limit = f.max_length or (500 if f.type == "text" else 5000)
         return fields.String(validate=validate.Length(max=limit, error="too_long"), **common)
     if f.type == "integer":
-        return fields.Integer(strict=False, validate=bounds, **common)
+        return _WholeNumber(validate=bounds, **common)
     if f.type == "number":
         return fields.Float(allow_nan=False, validate=bounds, **common)
     if f.type == "date":

@@ -262,13 +262,15 @@ def _encode_key(key: tuple[Any, ...]) -> list[Any]:
 
 
 def _decode_key(stored: list[Any]) -> tuple[Any, ...]:
-    return tuple((flag, Fraction(*value) if isinstance(value, list) else value) for flag, value in stored)
+    # A fraction sorts as its correctly rounded float: rounding keeps the order, and the small
+    # denominators of weighted scores never round two different values to one.
+    return tuple((flag, float(Fraction(*value)) if isinstance(value, list) else value) for flag, value in stored)
 
 
 def _stored_keys(session: Session, score_ids: list[int], *, as_of: dt.date, rule_version: str,
                  batch: int) -> dict[int, list[Any]]:
     keys: dict[int, list[Any]] = {}
-    for chunk in _chunks(score_ids, batch):
+    for chunk in _chunks(score_ids, batch * 10):  # reading stored keys is cheap: fewer, larger queries
         keys.update(session.execute(select(WaitingPriority.score_id, WaitingPriority.sort_key).where(
             WaitingPriority.score_id.in_(chunk), WaitingPriority.as_of == as_of,
             WaitingPriority.rule_version == rule_version)).tuples().all())

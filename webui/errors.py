@@ -39,7 +39,9 @@ def describe(error: Exception) -> tuple[int, str]:
         return 409, _("This task was already completed by %(by)s at %(at)s; nothing was changed.",
                       by=error.by or "?", at=when(error.at))
     if isinstance(error, TaskNotClaimable):
-        return 409, _("This task is claimed by %(by)s.", by=error.by or "?")
+        if not error.by:  # releasing a task nobody holds
+            return 409, _("This task is not claimed by you; nothing was changed.")
+        return 409, _("This task is claimed by %(by)s.", by=error.by)
     if isinstance(error, StaleState):
         return 409, _("The case changed since this form was opened; nothing was saved. Reload the task.")
     if isinstance(error, Conflict):

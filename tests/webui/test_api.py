@@ -220,3 +220,18 @@ def test_the_openapi_document_describes_file_uploads(client: FlaskClient) -> Non
     assert "#/components/schemas/FileUpload" in refs
     assert schemas["CreateCaseRequest"]["properties"]["consent_data_exchange"]["type"] == "boolean"
     assert schemas["CreateCaseRequest"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("rooms", 2.5, "invalid_integer"), ("rooms", "2.5", "invalid_integer"), ("rooms", "1e3", "invalid_integer"),
+    ("monthly_income", "nan", "invalid_number"), ("monthly_income", "Infinity", "invalid_number"),
+])
+def test_numbers_are_never_cut_or_made_infinite(api: Callable[[str], Api], field: str, value: Any,
+                                                code: str) -> None:
+    reception = api("reception1")
+    case_id = open_case(reception)
+    task = task_of(reception, case_id)
+    response = reception.post(f"/tasks/{task['id']}/complete", {"data": {**registration(), field: value}})
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["codes"] == {field: [code]}
+    assert task_of(reception, case_id)["id"] == task["id"]

@@ -148,6 +148,9 @@ def test_a_task_claimed_by_a_colleague_cannot_be_completed(api: Callable[[str], 
     assert response.status_code == 409 and "claimed by Omar Khalil" in response.get_json()["error"]
     assert colleague.post(f"/tasks/{task['id']}/claim").status_code == 409
     assert all(t["id"] != task["id"] for t in colleague.get("/tasks").get_json()["tasks"])
+    assert supervisor.post(f"/tasks/{task['id']}/release").status_code == 200
+    response = supervisor.post(f"/tasks/{task['id']}/release")  # nobody holds it now
+    assert response.status_code == 409 and "not claimed by you" in response.get_json()["error"]
 
 
 def test_no_token_no_access(client: Any) -> None:
