@@ -231,6 +231,15 @@ class _WholeNumber(fields.Integer):
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
 
 
+class _YesNo(fields.Boolean):
+    """True or false only: "false", 0 or "no" is refused, never read as an answer (pages post real booleans)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
 def _marshmallow_field(f: FieldDef, choices: Mapping[str, list[str]]) -> fields.Field:
     common: dict[str, Any] = {"allow_none": True, "load_default": None, "error_messages": _messages(f.type)}
     bounds = validate.Range(min=f.minimum, max=f.maximum, error="out_of_range") \
@@ -245,7 +254,7 @@ def _marshmallow_field(f: FieldDef, choices: Mapping[str, list[str]]) -> fields.
     if f.type == "date":
         return fields.Date(**common)
     if f.type == "boolean":
-        return fields.Boolean(**common)
+        return _YesNo(**common)
     if f.type == "choice":
         return fields.String(validate=validate.OneOf(choices.get(f.name, []), error="invalid_choice"), **common)
     if f.type == "multichoice":

@@ -225,8 +225,10 @@ def test_the_openapi_document_describes_file_uploads(client: FlaskClient) -> Non
 @pytest.mark.parametrize(("field", "value", "code"), [
     ("rooms", 2.5, "invalid_integer"), ("rooms", "2.5", "invalid_integer"), ("rooms", "1e3", "invalid_integer"),
     ("monthly_income", "nan", "invalid_number"), ("monthly_income", "Infinity", "invalid_number"),
+    ("damp_or_leaking", "false", "invalid_boolean"), ("damp_or_leaking", 0, "invalid_boolean"),
+    ("damp_or_leaking", "yes", "invalid_boolean"),
 ])
-def test_numbers_are_never_cut_or_made_infinite(api: Callable[[str], Api], field: str, value: Any,
+def test_numbers_are_never_cut_or_made_infinite_and_yes_is_a_json_boolean(api: Callable[[str], Api], field: str, value: Any,
                                                 code: str) -> None:
     reception = api("reception1")
     case_id = open_case(reception)
