@@ -228,8 +228,8 @@ def test_the_openapi_document_describes_file_uploads(client: FlaskClient) -> Non
     ("damp_or_leaking", "false", "invalid_boolean"), ("damp_or_leaking", 0, "invalid_boolean"),
     ("damp_or_leaking", "yes", "invalid_boolean"),
 ])
-def test_numbers_are_never_cut_or_made_infinite_and_yes_is_a_json_boolean(api: Callable[[str], Api], field: str, value: Any,
-                                                code: str) -> None:
+def test_numbers_are_never_cut_or_made_infinite_and_yes_is_a_json_boolean(
+        api: Callable[[str], Api], field: str, value: Any, code: str) -> None:
     reception = api("reception1")
     case_id = open_case(reception)
     task = task_of(reception, case_id)
