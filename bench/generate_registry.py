@@ -50,6 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.factories import with_check_digit  # noqa: E402 (after the path set-up)
+
 HOUSEHOLDS = 136_000
 SMOKE_HOUSEHOLDS = 2_000
 BIG_DIRECTORATE = "RBH"
@@ -130,15 +132,6 @@ FAMILY_LATIN = ["Odeh", "Hamdan", "Khalil", "Saleh", "Haddad", "Amro", "Tamimi",
                 "Zaro"]
 LOCALITIES = ["المدينة", "البلدة القديمة", "الحي الشرقي", "الحي الغربي", "المخيم", "القرية الشمالية",
               "القرية الجنوبية", "الضاحية"]
-
-
-def with_check_digit(first_eight: str) -> str:
-    """The national ID with its check digit (weights 1,2,1,2,... as engine.forms.national_id_is_valid checks)."""
-    total = 0
-    for position, char in enumerate(first_eight):
-        product = int(char) * (1 if position % 2 == 0 else 2)
-        total += product - 9 if product > 9 else product
-    return first_eight + str((10 - total % 10) % 10)
 
 
 def national_id(serial: int) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import importlib
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy import MetaData, create_engine, inspect
 
+from tests.conftest import own_postgres_database
 from webui.cli import alembic_config, upgrade_database
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def target_metadata() -> MetaData:
@@ -67,23 +66,8 @@ def tables(url: str) -> set[str]:
 
 @pytest.fixture
 def fresh_postgres() -> Iterator[str]:
-    """An empty database of our own on the PostgreSQL server, dropped afterwards."""
-    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except Exception as error:  # any failure to connect means the server is not there
-        admin.dispose()
-        pytest.skip(f"PostgreSQL does not answer at {POSTGRES_SERVER}: {type(error).__name__}")
-    name = f"mosd_migrations_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with own_postgres_database("mosd_migrations") as url:
+        yield url
 
 
 def test_migrations_build_the_schema_of_the_models_on_sqlite(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from registry.documents import (
     store_uploads,
 )
 from registry.models import Document, User
+from tests.conftest import own_postgres_database
 from tests.factories import JPEG_IMAGE, pdf_document, png_image
 from webui.db import db_session, library
 
@@ -320,21 +321,7 @@ def test_the_migration_moves_stored_bytes_to_the_folder_and_back(
 
 def _fresh_postgres(request: pytest.FixtureRequest) -> str:
     """An empty database of this test's own on the PostgreSQL server, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    from tests.conftest import POSTGRES_SERVER, _postgres_available
-
-    if not _postgres_available():
-        pytest.skip(f"PostgreSQL does not answer at {POSTGRES_SERVER}")
-    name = f"mosd_documents_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    request.addfinalizer(drop)
-    return POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    database = own_postgres_database("mosd_documents")
+    url = database.__enter__()
+    request.addfinalizer(lambda: database.__exit__(None, None, None))
+    return url
