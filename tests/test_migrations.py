@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
