@@ -17,9 +17,15 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --str
 	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host $(if $(UPGRADE),--upgrade)
 # Every benchmark script; `bench-smoke` runs each in a small size (BENCH_SMOKE=1) so that none can rot.
 BENCHES = $(sort $(wildcard bench/bench_*.py))
+# The browser-side code: bpmn-js and dmn-js exactly as package-lock.json lists them, bundled by esbuild into
+# webui/static/build/ (never committed), one script and one stylesheet per page kind.
+NODE_STAMP := node_modules/.installed-stamp
+ASSETS := webui/static/build
+ASSETS_STAMP := $(ASSETS)/.built-stamp
+ASSET_ENTRIES := $(addprefix webui/static/src/,process-viewer.js process-modeler.js dmn-editor.js text-editor.js)
 
-.PHONY: run test lint check pytest bench bench-smoke lock chromium translations clean
-# Prerequisites run in the order written (install, chromium, lint, checks, tests, benchmark smoke).
+.PHONY: run test lint check pytest bench bench-smoke lock assets chromium translations clean
+# Prerequisites run in the order written (install, assets, chromium, lint, checks, tests, benchmark smoke).
 .NOTPARALLEL:
 
 # Install exactly the dev lock: pip-sync removes what the lock does not list (the project too, installed again
@@ -37,6 +43,23 @@ lock: $(STAMP)
 	$(PIP_COMPILE) --output-file=$(LOCK) pyproject.toml && \
 	$(PIP_COMPILE) --extra=dev --constraint=$(LOCK) --output-file=$(DEV_LOCK) pyproject.toml
 
+# `npm ci` installs exactly the lock, again only when it changes. Install scripts stay off (allowScripts in
+# package.json): none of these packages needs one.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20 or newer with npm is needed to build the diagram editors"; exit 1; }
+	npm ci --include=dev --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# Minified bundles with their stylesheets and the icon fonts these name; esbuild prints each file's size.
+$(ASSETS_STAMP): $(NODE_STAMP) $(wildcard webui/static/src/*)
+	rm -rf $(ASSETS)
+	node_modules/.bin/esbuild $(ASSET_ENTRIES) --bundle --minify --format=iife --target=es2020 --outdir=$(ASSETS) \
+	  --loader:.woff2=file --loader:.woff=file --loader:.ttf=file --loader:.eot=file --loader:.svg=file \
+	  --asset-names=fonts/[name]-[hash]
+	touch $(ASSETS_STAMP)
+
+assets: $(ASSETS_STAMP)
+
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -45,8 +68,11 @@ chromium:
 	fi
 
 # No control socket: gunicorn's default one is a single path shared by every instance on the machine.
-run: $(STAMP)
+run: $(STAMP) assets
 	DEMO_MODE=1 $(FLASK) db upgrade
+	@# Deploys the shipped files when they pass the checks and differ from the latest version; broken files
+	@# are listed and the server still starts, with new cases on the last good version.
+	DEMO_MODE=1 $(FLASK) processes deploy || echo "The process files were not deployed (see above)."
 	DEMO_MODE=1 $(FLASK) seed
 	@DEMO_MODE=1 $(FLASK) print-logins
 	@echo "Serving on http://127.0.0.1:$(PORT) (Ctrl+C to stop)"
@@ -61,7 +87,7 @@ lint: $(STAMP)
 check: $(STAMP)
 	$(FLASK) processes check
 
-pytest: $(STAMP)
+pytest: $(STAMP) assets
 	@if $(BIN)/python -c "import sqlalchemy as s; s.create_engine('$(TEST_POSTGRES_URL)', connect_args={'connect_timeout': 3}).connect().close()" 2>/dev/null; then \
 	  echo "PostgreSQL answers at $(TEST_POSTGRES_URL): tests run on SQLite and on PostgreSQL"; \
 	else \
@@ -69,7 +95,7 @@ pytest: $(STAMP)
 	fi
 	$(BIN)/pytest
 
-test: $(STAMP) chromium lint check pytest bench-smoke
+test: $(STAMP) assets chromium lint check pytest bench-smoke
 
 bench: $(STAMP)
 	@set -e; for script in $(BENCHES); do echo "# $$script"; $(BIN)/python $$script; done
@@ -83,4 +109,4 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i webui/translations/messages.pot -d webui/translations --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) instance test-artifacts
+	rm -rf $(VENV) instance test-artifacts node_modules $(ASSETS)

@@ -21,6 +21,8 @@ def default_config() -> dict[str, Any]:
         "PROCESSES_DIR": str(ROOT / "processes"),
         "FORMS_DIR": str(ROOT / "forms"),
         "RULES_DIR": str(ROOT / "rules"),
+        # A local copy of each deployed version's files, rebuilt from the database whenever it is missing.
+        "VERSIONS_DIR": str(instance / "deployed"),
         "MINISTRY_BACKEND": "file",
         "MINISTRY_DATA_DIR": str(ROOT / "data" / "ministries"),
         "MINISTRY_TIMEOUT": 3.0,
@@ -102,7 +104,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_all()
     init_app(app)
     _register_cli(app)
+    if not app.testing and click.get_current_context(silent=True) is None:  # a server, not a command
+        _say_if_working_files_are_broken(app)
     return app
+
+
+def _say_if_working_files_are_broken(app: Flask) -> None:
+    """Broken files on disk never stop the server (cases run on deployed versions), but it says so."""
+    from registry.checks import check_all
+    from webui.db import library
+
+    with app.app_context():
+        report = check_all(library())
+    problems = [f"{Path(name).name}: {problem}" for name, items in sorted(report.items()) for problem in items]
+    if problems:
+        app.logger.warning("the process files on disk have %d problem(s) and cannot be deployed; cases go on with "
+                           "the last deployed version: %s", len(problems), "; ".join(problems[:10]))
 
 
 def _register_cli(app: Flask) -> None:

@@ -763,7 +763,7 @@ def _one_household(rows: dict[str, list[dict[str, Any]]], *, rnd: random.Random,
         "applicant_national_id": members[0]["national_id"], "channel": "reception",
         "status": "closed" if kind == "closed" else "rejected" if kind == "rejected" else "open",
         "stage": STAGE_OF_KIND[kind], "case_manager_id": manager, "opened_by_id": opener,
-        "plan_end_date": plan_end, "prefill": {"consent_for_lookup": True},
+        "fields": {"plan_end_date": plan_end.isoformat()} if plan_end else {}, "prefill": {"consent_for_lookup": True},
         "outcome_reason": "Income above the poverty line; no deprivation found at the visit."
         if kind == "rejected" else None, "created_at": opened, "closed_at": last if closed else None})
 

@@ -61,3 +61,11 @@ class OperationFailed(EngineError):
         super().__init__(f"operation {operation} failed: {reason}")
         self.operation = operation
         self.reason = reason
+
+
+class NotDeployed(EngineError):
+    """No version of the process has been deployed yet, so no case can start."""
+
+    def __init__(self, process_id: str) -> None:
+        super().__init__(f"no version of {process_id} is deployed")
+        self.process_id = process_id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,15 +17,13 @@ from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMix
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import expressions
+from engine import bpmn_checks, expressions
 from engine.catalog import OPERATIONS
-from engine.errors import ExpressionError, ProcessInvalid
+from engine.errors import ExpressionError
 from engine.forms import check_form, load_form
 from engine.models import ProcessVersion
-from engine.state import load_spec, spec_to_json
 
 _DURATION = re.compile(r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?)?$")
 
@@ -51,6 +48,11 @@ class Library:
     roles: frozenset[str] = field(default_factory=frozenset)
     #: The calendar a ``dueDate`` day ends in (the organisation's, not the server's).
     timezone: str = "UTC"
+    #: Where deployed versions' files are copied from the database for running cases (a cache).
+    versions_dir: Path | None = None
+
+    def deployed_root(self) -> Path:
+        return self.versions_dir or self.processes_dir.parent / "instance" / "deployed"
 
     def process_files(self) -> list[Path]:
         return sorted(self.processes_dir.glob("*.bpmn")) + sorted(self.rules_dir.glob("*.dmn"))
@@ -71,16 +73,6 @@ def _parse(files: Iterable[Path]) -> SpiffBpmnParser:
         else:
             parser.add_bpmn_file(str(path))
     return parser
-
-
-def _content_hash(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def _reachable(spec: Any) -> set[str]:
@@ -115,18 +107,16 @@ def _check_dmn(problems: list[str], where: str, task_spec: Any) -> None:
                 try:
                     expressions.validate(text)
                 except ExpressionError:
-                    _check_expression(problems, f"{where} rule {rule.row_number}", f"dmninputexpr {text}")
+                    _check_expression(problems, f"{where}: rule {rule.row_number}", f"dmninputexpr {text}")
             if entry.input.expression:
-                _check_expression(problems, f"{where} input", entry.input.expression)
+                _check_expression(problems, f"{where}: input", entry.input.expression)
         for output in rule.outputEntries:
             if getattr(output, "text", None):
-                _check_expression(problems, f"{where} rule {rule.row_number} output", output.text)
+                _check_expression(problems, f"{where}: rule {rule.row_number} output", output.text)
 
 
-_FLOW_NODE = re.compile(
-    r"<bpmn:(?:userTask|serviceTask|scriptTask|businessRuleTask|manualTask|task|sendTask|receiveTask|"
-    r"callActivity|subProcess|exclusiveGateway|parallelGateway|inclusiveGateway|eventBasedGateway|"
-    r"intermediateCatchEvent|intermediateThrowEvent|endEvent)\s[^>]*\bid=\"([^\"]+)\"")
+#: Parsed by SpiffWorkflow whatever the flows say: start events begin the process, boundary events ride on a task.
+_PARSED_ANYWAY = frozenset({"startEvent", "boundaryEvent"})
 
 
 def check_process_spec(library: Library, spec: Any, where: str, source: str = "") -> list[str]:
@@ -135,12 +125,13 @@ def check_process_spec(library: Library, spec: Any, where: str, source: str = ""
     reachable = _reachable(spec)
     parsed = {getattr(t, "bpmn_id", None) for t in spec.task_specs.values()}
     # SpiffWorkflow parses only what the start event leads to; anything else in the file is dead.
-    problems += [f"{where}: {node}: unreachable from the start event"
-                 for node in _FLOW_NODE.findall(source) if node not in parsed]
-    problems += [f"{where}: {node}: script tasks are not allowed (use a service task or DMN)"
-                 for node in re.findall(r'<bpmn:scriptTask\s[^>]*\bid="([^"]+)"', source)]
+    problems += [f"{where}: {bpmn_checks.label(node, name)}: unreachable from the start event"
+                 for node, kind, name in bpmn_checks.flow_nodes(source, where)
+                 if node not in parsed and kind not in _PARSED_ANYWAY]
+    problems += [f"{where}: {bpmn_checks.label(node, name)}: script tasks are not allowed (use a service task or DMN)"
+                 for node, kind, name in bpmn_checks.flow_nodes(source, where, nested=True) if kind == "scriptTask"]
     for name, task_spec in spec.task_specs.items():
-        label = f"{where}: {getattr(task_spec, 'bpmn_id', None) or name}"
+        label = f"{where}: {bpmn_checks.label(getattr(task_spec, 'bpmn_id', None) or name, _spec_name(task_spec))}"
         if getattr(task_spec, "bpmn_id", None) and name not in reachable:
             problems.append(f"{label}: unreachable from the start event")
         if getattr(task_spec, "prescript", None) or getattr(task_spec, "postscript", None):
@@ -150,7 +141,7 @@ def check_process_spec(library: Library, spec: Any, where: str, source: str = ""
             lane = getattr(task_spec, "lane", None)
             if not lane:
                 problems.append(f"{label}: user task outside a lane (lanes name roles)")
-            elif lane not in library.roles:
+            elif library.roles and lane not in library.roles:  # else processes/vocabulary.yaml decides
                 problems.append(f"{label}: lane {lane!r} is not a known role ({', '.join(sorted(library.roles))})")
             form_key = props.get("formKey")
             if not form_key:
@@ -170,19 +161,58 @@ def check_process_spec(library: Library, spec: Any, where: str, source: str = ""
                 except ValueError as err:
                     problems.append(f"{label}: dueIn: {err}")
             for prop in ("assignee", "dueDate"):
-                _check_expression(problems, f"{label} {prop}", props.get(prop))
+                _check_expression(problems, f"{label}: {prop}", props.get(prop))
         if isinstance(task_spec, ExclusiveGateway | InclusiveGateway):
-            for condition, _target in task_spec.cond_task_specs:
+            for condition, target in task_spec.cond_task_specs:
                 text = condition.args[0] if condition is not None and hasattr(condition, "args") else condition
-                _check_expression(problems, f"{label} condition", text)
+                _check_expression(problems, f"{label}: condition of the flow to {target}", text)
         if isinstance(task_spec, ServiceTask):
             if task_spec.operation_name not in OPERATIONS:
                 problems.append(f"{label}: unknown service operation {task_spec.operation_name!r}")
             for pname, param in task_spec.operation_params.items():
-                _check_expression(problems, f"{label} parameter {pname}", param.get("value"))
+                _check_expression(problems, f"{label}: parameter {pname}", param.get("value"))
         if isinstance(task_spec, BusinessRuleTaskMixin):
             _check_dmn(problems, label, task_spec)
     return problems
+
+
+def _spec_name(task_spec: Any) -> str | None:
+    name = getattr(task_spec, "bpmn_name", None)
+    return name if isinstance(name, str) else None
+
+
+#: SpiffWorkflow's refusals that do not say plainly what is wrong, said plainly.
+_SPIFF_MESSAGES = {
+    "Multiple outgoing flows are not supported for tasks of type":
+        "a {kind} may have only one outgoing sequence flow, and this one has {outgoing} ({flows}): "
+        "only a gateway splits the path, so lead its one flow into an exclusive or parallel gateway",
+    "When looking for a task spec, we found two items":
+        "a sequence flow from it leads to {target}, which is no element of the process",
+}
+
+
+def _validation_problem(err: SpiffWorkflowException, text: str, process_id: str | None = None) -> str:
+    """SpiffWorkflow's refusal in one line, naming the process and the element it carries (id, name, line)."""
+    message = str(err).split("\n", 1)[0].strip().rstrip(". ").strip()
+    message = message.replace(f"{{{bpmn_checks.BPMN}}}", "bpmn:")
+    element_id = getattr(err, "id", "") or ""
+    name = getattr(err, "name", "") or ""
+    owner = process_id
+    if element_id:
+        context = bpmn_checks.element_context(text, element_id)
+        if context is not None:
+            owner = owner or context[0]
+            name = name or context[1]
+        for known, plain in _SPIFF_MESSAGES.items():
+            if message.startswith(known):
+                flows = bpmn_checks.outgoing_flows(text, element_id)
+                target = re.search(r"\(([^()]*)\)$", message)
+                message = plain.format(kind=getattr(err, "tag", "") or "task", outgoing=len(flows),
+                                       flows=", ".join(flows), target=repr(target.group(1)) if target else "an id")
+        message = f"{bpmn_checks.label(element_id, name)}: {message}"
+    elif getattr(err, "line_number", ""):
+        message = f"line {err.line_number}: {message}"
+    return f"{owner}: {message}" if owner else message
 
 
 def _describe(err: Exception) -> str:
@@ -244,17 +274,28 @@ def check_library(library: Library) -> dict[str, list[str]]:
     # Every form file, named by a task or not: deploying stores them all with the version.
     for path in library.form_files():
         report[str(path)] = _form_problems(library, path)
-    for path in files:  # syntax and schema per file first, so each error names its file
+    unreadable = False
+    for path in files:  # syntax, structure and schema per file first, so each error names its file
         try:
-            path.read_bytes().decode("utf-8")  # deploying stores the text
-            _parse([path])
+            text = path.read_bytes().decode("utf-8")  # deploying stores the text
         except UnicodeDecodeError as err:
             report[str(path)].append(_describe(err))
+            unreadable = True
+            continue
+        structure = bpmn_checks.check_structure(text, dmn=path.suffix == ".dmn")
+        report[str(path)] += structure.problems
+        if structure.broken:  # SpiffWorkflow would skip or misname what our own check names
+            unreadable = True
+            continue
+        try:
+            _parse([path])
         except (ValidationException, SpiffWorkflowException) as err:
-            report[str(path)].append(str(err).splitlines()[0])
-        except Exception as err:  # lxml syntax errors and the like
+            report[str(path)].append(_validation_problem(err, text))
+            unreadable = True
+        except Exception as err:  # anything else SpiffWorkflow's reader trips on
             report[str(path)].append(f"{type(err).__name__}: {err}")
-    if any(report[str(p)] for p in files):
+            unreadable = True
+    if unreadable:
         return report
     parser = _parse(files)
     for path in library.processes_dir.glob("*.bpmn"):
@@ -263,9 +304,13 @@ def check_library(library: Library) -> dict[str, list[str]]:
                 spec = parser.get_spec(process_id)
                 parser.get_subprocess_specs(process_id)
             except (ValidationException, SpiffWorkflowException) as err:
-                report[str(path)].append(f"{process_id}: {str(err).splitlines()[0]}")
+                report[str(path)].append(_validation_problem(err, path.read_text(encoding="utf-8"), process_id))
                 continue
             report[str(path)] += check_process_spec(library, spec, process_id, path.read_text(encoding="utf-8"))
+    from engine.vocabulary import vocabulary_report  # stages, lanes and case fields named by the files above
+
+    for file, found in vocabulary_report(library).items():
+        report.setdefault(file, []).extend(found)
     return report
 
 
@@ -276,31 +321,7 @@ def _executable_ids(path: Path) -> list[str]:
 
 
 def deploy(session: Session, library: Library, process_id: str) -> ProcessVersion:
-    """The version of ``process_id`` matching the files now on disk, deploying a new one if they changed."""
-    files = library.process_files()
-    # Forms belong to the version too: a running case keeps the forms its diagram was checked with.
-    forms = library.form_files()
-    hashed = hashlib.sha256(f"{process_id}:{_content_hash(files)}:{_content_hash(forms)}".encode()).hexdigest()
-    existing = session.scalar(select(ProcessVersion).where(ProcessVersion.content_hash == hashed))
-    if existing is not None:
-        return existing
-    report = check_library(library)
-    problems = [f"{Path(f).name}: {p}" for f, ps in report.items() for p in ps]
-    if problems:
-        raise ProcessInvalid(problems)
-    parser = _parse(files)
-    spec = parser.get_spec(process_id)
-    subprocess_specs = parser.get_subprocess_specs(process_id)
-    latest = session.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == process_id))
-    version = ProcessVersion(
-        process_id=process_id,
-        version=(latest or 0) + 1,
-        content_hash=hashed,
-        spec_json=spec_to_json(spec, subprocess_specs),
-        sources={**{p.name: p.read_text(encoding="utf-8") for p in files},
-                 **{f"forms/{p.name}": p.read_text(encoding="utf-8") for p in forms}},
-    )
-    session.add(version)
-    session.flush()
-    load_spec(version.content_hash, lambda: version.spec_json)
-    return version
+    """Deploy the files now on disk (checked first) unless the latest version already has them."""
+    from engine.deployments import deploy_sources, snapshot
+
+    return deploy_sources(session, snapshot(library), process_id=process_id, template=library).version

@@ -21,11 +21,18 @@ class ProcessVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     version: Mapped[int]
-    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Not unique: deploying an earlier content again (a rollback) makes a new version with its hash.
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
     # Large and needed only once per process (the spec) or for auditing (the sources): loaded on demand.
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     sources: Mapped[dict[str, Any]] = mapped_column(deferred=True)
     deployed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The user who deployed it (none for the shipped files deployed by a command), and how: file, browser, upload.
+    deployed_by_id: Mapped[int | None]
+    origin: Mapped[str] = mapped_column(String(16), default="file")
+    note: Mapped[str | None] = mapped_column(Text)
+    #: What changed from the version before (elements, forms, rule files), worked out when deployed.
+    changes: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
 
 
 class InstanceStatus(enum.StrEnum):

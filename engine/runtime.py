@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import expressions
 from engine.catalog import CHOICE_PROVIDERS, FORM_CHECKS, OperationContext
+from engine.deployments import library_for_hash
 from engine.errors import (
     NotFoundForActor,
     StaleState,
@@ -49,9 +50,13 @@ class Advance:
 
 def _engine(session: Session, instance: ProcessInstance, actor_id: int | None, now: dt.datetime,
             library: Library | None = None) -> SafeScriptEngine:
+    # Operations read rule data from the case's own version, never from the working files.
+    rules_dir = None
+    if library is not None:
+        deployed = library_for_hash(library, _content_hash(session, instance), lambda: instance.process_version)
+        rules_dir = str(deployed.rules_dir)
     context = OperationContext(session=session, business_key=instance.business_key, scope=instance.scope,
-                               actor_id=actor_id, now=now,
-                               rules_dir=str(library.rules_dir) if library is not None else None)
+                               actor_id=actor_id, now=now, rules_dir=rules_dir)
     return SafeScriptEngine(context)
 
 
@@ -375,3 +380,24 @@ def _due_at(props: Mapping[str, str], data: Mapping[str, Any], now: dt.datetime,
     if props.get("dueIn"):
         return now + parse_duration(props["dueIn"])
     return None
+
+
+def visited_elements(session: Session, instance: ProcessInstance) -> tuple[list[str], list[str]]:
+    """The diagram elements a case has passed through, oldest first, and those it waits at now.
+
+    User tasks come from the task index (which keeps them all); service tasks, gateways and events from
+    the live state, which forgets the finished parts of long loops (engine.state.compact).
+    """
+    done_tasks = session.scalars(select(TaskRecord.spec_id).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.state == TaskState.COMPLETED.value)
+        .order_by(TaskRecord.completed_at, TaskRecord.id)).all()
+    workflow = _workflow(session, instance, SafeScriptEngine())
+    finished = sorted((t for t in workflow.get_tasks(state=SpiffState.COMPLETED) if t.task_spec.bpmn_id),
+                      key=lambda t: t.last_state_change)
+    path: list[str] = []
+    for element in [*done_tasks, *(t.task_spec.bpmn_id for t in finished)]:
+        if element not in path:
+            path.append(element)
+    waiting = [t.task_spec.bpmn_id for t in workflow.get_tasks(state=SpiffState.READY | SpiffState.WAITING)
+               if t.task_spec.bpmn_id]
+    return path, waiting

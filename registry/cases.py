@@ -18,9 +18,17 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
 from engine.catalog import CHOICE_PROVIDERS
-from engine.errors import FormInvalid, NotFoundForActor, StaleState, TaskAlreadyCompleted, TaskNotClaimable
+from engine.deployments import latest_version
+from engine.errors import (
+    FormInvalid,
+    NotDeployed,
+    NotFoundForActor,
+    StaleState,
+    TaskAlreadyCompleted,
+    TaskNotClaimable,
+)
 from engine.forms import FormDef
-from engine.library import Library, deploy
+from engine.library import Library
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
 from registry.documents import DocumentStorage
@@ -38,6 +46,7 @@ from registry.models import (
     User,
 )
 from registry.paging import PER_PAGE, Page, PageInfo, page_info, page_of
+from registry.vocabulary import case_fields_set, version_vocabulary
 
 CASE_PROCESS = "case_management"
 
@@ -96,7 +105,10 @@ def start_registration(
     if actor.role != Role.RECEPTION.value or actor.directorate is None:
         raise NotPermitted("only reception staff open registrations")
     with _unit_of_work(session):
-        version = deploy(session, library, CASE_PROCESS)
+        # The latest deployed version, never the files on disk: a broken draft cannot stop intake.
+        version = latest_version(session, CASE_PROCESS)
+        if version is None:
+            raise NotDeployed(CASE_PROCESS)
         case = Case(reference="pending", directorate_id=actor.directorate.id, channel=channel,
                     applicant_national_id=applicant_national_id, opened_by_id=actor.id, created_at=now,
                     prefill=dict(prefill or {}))
@@ -304,8 +316,12 @@ def complete_task(
         stages = [r.stage for r in advance.ready if r.stage]
         if stages and stages[0] != record.stage:  # the case's stage is the stage of its ready task
             changes["stage"] = stages[0]
-        if completed_data and completed_data.get("plan_end_date"):
-            changes["plan_end_date"] = dt.date.fromisoformat(completed_data["plan_end_date"])
+        vocabulary = version_vocabulary(advance.instance.process_version, library)
+        if vocabulary.case_fields:  # values the vocabulary declares as the case's own, set by a form or a service
+            current = session.scalar(select(Case.fields).where(Case.id == case_id)) or {}
+            fields = case_fields_set(vocabulary, {**(completed_data or {}), **advance.data}, current)
+            if fields != current:
+                changes["fields"] = fields
         if changes:  # one UPDATE, without loading the case: completing a task stays cheap
             session.execute(update(Case).where(Case.id == case_id).values(**changes),
                             execution_options={"synchronize_session": False})

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.forms import load_form
 from engine.library import Library, check_library, yaml_problems
-from registry import eligibility
+from engine.vocabulary import VOCABULARY_FILE, VocabularyInvalid, load_vocabulary
+from registry import eligibility, registration, rule_checks
+from registry.models import Role
 
 
 def check_all(library: Library) -> dict[str, list[str]]:
@@ -13,7 +16,8 @@ def check_all(library: Library) -> dict[str, list[str]]:
     report = check_library(library)
     for name in ("poverty_measure.yaml", "poverty_category.dmn", "priority.yaml"):
         report.setdefault(str(Path(library.rules_dir) / name), [])
-    for problem in eligibility.check_rules(library.rules_dir, forms_dir=library.forms_dir):
+    for problem in [*eligibility.check_rules(library.rules_dir, forms_dir=library.forms_dir),
+                    *rule_checks.explanation_problems(library.rules_dir, forms_dir=library.forms_dir)]:
         # Each problem starts with the rule file it is about.
         name = problem.split(":", 1)[0]
         report.setdefault(str(Path(library.rules_dir) / name), []).append(problem)
@@ -21,4 +25,34 @@ def check_all(library: Library) -> dict[str, list[str]]:
     for path in sorted(Path(library.rules_dir).glob("*.yaml")):
         if path.name not in (eligibility.MEASURE_FILE, eligibility.PRIORITY_FILE):
             report[str(path)] = yaml_problems(path)
+    _check_registration_form(library, report)
+    _check_lane_roles(library, report)
     return report
+
+
+def _check_registration_form(library: Library, report: dict[str, list[str]]) -> None:
+    """The registry reads the registration form's fields by name: each must still be there."""
+    path = Path(library.forms_dir) / f"{registration.REGISTRATION_FORM}.yaml"
+    try:
+        form = load_form(library.forms_dir, registration.REGISTRATION_FORM)
+    except FileNotFoundError:
+        problems = ["the registry registers households with this form, and it is missing"]
+    except Exception:  # a form that does not load is already reported against its file
+        problems = []
+    else:
+        problems = registration.form_problems(form)
+    report.setdefault(str(path), []).extend(problems)
+
+
+def _check_lane_roles(library: Library, report: dict[str, list[str]]) -> None:
+    """A lane's role must be one a staff account can have, or its tasks would reach nobody."""
+    path = Path(library.processes_dir) / VOCABULARY_FILE
+    try:
+        lanes = load_vocabulary(library.processes_dir).lane_roles
+    except VocabularyInvalid:  # already reported against the file
+        return
+    accounts = sorted(r.value for r in Role)
+    for role in sorted(lanes - set(accounts)):
+        report.setdefault(str(path), []).append(
+            f"roles.{role}: no staff account can have this role ({', '.join(accounts)}); "
+            "mark it lane: false or ask for the role to be added")

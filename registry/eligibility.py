@@ -107,6 +107,8 @@ class Measure:
     form: str | None
     dimensions: tuple[Dimension, ...]
     category_rules: tuple[CategoryRule, ...]
+    #: How pages name each category, in each language (the file's ``categories``).
+    category_labels: Mapping[str, Mapping[str, str]]
     #: Household fields and member fields the rules read: what a scoring records as its inputs.
     input_fields: tuple[str, ...]
     member_fields: tuple[str, ...]
@@ -383,6 +385,7 @@ class _MeasureLoader:
         if k is not None and deep_k is not None and not k <= deep_k <= 1:
             self.problem("deep_poverty_cutoff", f"must be between k ({k}) and 1 (found {deep_k})")
 
+        category_labels = self.load_category_labels(raw.get("categories"))
         names: set[str] = set()
         parameters = self.load_parameters(raw.get("parameters"), names)
         poverty_line, deep_poverty_line = self.load_lines(raw.get("monetary"), parameters)
@@ -412,6 +415,7 @@ class _MeasureLoader:
             form=form,
             dimensions=dimensions,
             category_rules=tuple(rule for rule, _test in category_rules),
+            category_labels=category_labels,
             input_fields=input_fields,
             member_fields=member_fields,
             member_value_names=tuple(name for name, _, _ in member_values),
@@ -425,6 +429,15 @@ class _MeasureLoader:
             _category_base={name: base[name] for name in CATEGORY_INPUTS if name in base},
             _category_tests=tuple((test, rule.category) for rule, test in category_rules),
         )
+
+    def load_category_labels(self, raw: Any) -> dict[str, dict[str, str]]:
+        if not isinstance(raw, Mapping):
+            self.problem("categories", f"name each category ({', '.join(CATEGORIES)}) in en and ar")
+            return {}
+        for key in raw:
+            if key not in CATEGORIES:
+                self.problem(f"categories.{key}", f"is not a category the table may answer ({', '.join(CATEGORIES)})")
+        return {key: self.label(f"categories.{key}", raw.get(key)) for key in CATEGORIES}
 
     def load_parameters(self, raw: Any, names: set[str]) -> dict[str, Any]:
         if raw is None:
@@ -1052,3 +1065,12 @@ def explain_priority(measure_or_priority: Measure | Priority, data: Mapping[str,
         }
         for key, value in zip(priority.keys, values, strict=True)
     ]
+
+
+def category_label(rules_dir: str | Path, category: str, lang: str) -> str:
+    """How pages name a category: the measure file's words (the key itself while that file is broken)."""
+    try:
+        labels = load_measure(rules_dir).category_labels.get(category) or {}
+    except RuleFileInvalid:
+        labels = {}
+    return labels.get(lang) or labels.get("en") or category

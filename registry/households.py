@@ -27,6 +27,7 @@ from registry.models import (
 )
 from registry.names import matches, name_tokens
 from registry.paging import PER_PAGE, Page, page_of
+from registry.registration import MEMBERS, member_data
 
 T = TypeVar("T")
 
@@ -107,12 +108,7 @@ def head_names(session: Session, household_ids: set[int]) -> dict[int, str]:
 def scoring_data(household: Household) -> dict[str, Any]:
     """The household as the poverty measure reads it: its living conditions and its members."""
     data = dict(household.living_conditions or {})
-    data["members"] = [{
-        "national_id": p.national_id, "name_ar": p.name_ar, "relation": p.relation, "sex": p.sex,
-        "birth_date": p.birth_date.isoformat() if p.birth_date else None, "marital_status": p.marital_status,
-        "disability": p.disability, "chronic_illness": p.chronic_illness, "health_insurance": p.health_insurance,
-        "schooling": p.schooling, "work": p.work,
-    } for p in household.members]
+    data[MEMBERS] = [member_data(p) for p in household.members]
     return data
 
 

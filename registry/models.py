@@ -20,10 +20,6 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-#: Roles that work cases inside a directorate; lanes in process files name these.
-CASE_ROLES = frozenset({Role.RECEPTION.value, Role.SUPERVISOR.value, Role.CASE_MANAGER.value})
-
-
 class Directorate(Base):
     __tablename__ = "directorates"
 
@@ -188,7 +184,8 @@ class Case(Base):
     stage: Mapped[str] = mapped_column(String(32), default="registration")
     case_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    plan_end_date: Mapped[dt.date | None]
+    #: Case-level values tasks set (e.g. the plan's end date), by the names processes/vocabulary.yaml declares.
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outcome_reason: Mapped[str | None] = mapped_column(Text)
     prefill: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -31,17 +31,11 @@ from registry.models import (
     User,
 )
 from registry.names import search_key
+from registry.registration import MEMBERS, living_conditions, person_values
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MAX_EXTENSION_WEEKS = 12
 MINISTRY_TIMEZONE = ZoneInfo("Asia/Hebron")
-# Registration values kept in their own columns or tables, or that belong to the case, not the home.
-_NOT_LIVING_CONDITIONS = frozenset({
-    "members", "governorate", "locality", "address", "phone", "reasons", "reasons_details",
-    "consent_data_exchange", "head_national_id", "notes", "case_id", "case_reference", "directorate",
-    "initiator", "channel", "prefill_provenance", "prefill_unavailable", "corrections",
-})
-
 
 def local_date(now: dt.datetime) -> dt.date:
     """The ministry's calendar date (ages and deadlines follow Palestine's day, not UTC's)."""
@@ -98,7 +92,7 @@ def save_household(context: OperationContext) -> dict[str, Any]:
     household.phone = data.get("phone")
     household.reasons = list(data.get("reasons") or [])
     household.reasons_details = data.get("reasons_details")
-    household.living_conditions = {k: v for k, v in data.items() if k not in _NOT_LIVING_CONDITIONS}
+    household.living_conditions = living_conditions(data)
     household.consent_data_exchange = bool(data.get("consent_data_exchange"))
     household.consent_at = context.now if household.consent_data_exchange else None
     household.updated_at = context.now
@@ -106,17 +100,10 @@ def save_household(context: OperationContext) -> dict[str, Any]:
     for old in session.scalars(select(Person).where(Person.household_id == household.id, Person.active)):
         old.active = False
     session.flush()
-    for position, member in enumerate(data.get("members") or []):
-        session.add(Person(
-            household_id=household.id, position=position, national_id=member["national_id"],
-            name_ar=member["name_ar"], name_latin=member.get("name_latin"),
-            name_search=search_key(f"{member['name_ar']} {member.get('name_latin') or ''}"),
-            relation=member["relation"], sex=member["sex"], birth_date=_date_or_none(member.get("birth_date")),
-            marital_status=member.get("marital_status"), disability=bool(member.get("disability")),
-            chronic_illness=bool(member.get("chronic_illness")),
-            health_insurance=bool(member.get("health_insurance")),
-            schooling=member.get("schooling"), work=member.get("work"), active=True,
-        ))
+    for position, member in enumerate(data.get(MEMBERS) or []):
+        values = person_values(member)
+        session.add(Person(household_id=household.id, position=position, active=True,
+                           name_search=search_key(f"{values['name_ar']} {values['name_latin'] or ''}"), **values))
     case.household_id = household.id
     case.applicant_national_id = data.get("head_national_id")
     session.flush()
@@ -126,7 +113,7 @@ def save_household(context: OperationContext) -> dict[str, Any]:
                      details={"corrections": corrections, "reason": data.get("correction_reason")})
     session.expire(household, ["members"])
     record_event(session, actor_id=context.actor_id, case_id=case.id, action="household_recorded", at=context.now,
-                 details={"household_id": household.id, "members": len(data.get("members") or [])})
+                 details={"household_id": household.id, "members": len(data.get(MEMBERS) or [])})
     return {"household_id": household.id}
 
 
@@ -213,14 +200,17 @@ def assign_case_manager(context: OperationContext, preferred: Any = None) -> int
 
 
 def extend_plan(context: OperationContext, weeks: Any = None, current_end: Any = None, reason: Any = None) -> str:
-    """Push the plan's end a short period (at most 12 weeks) past the later of its end and today."""
+    """Push the plan's end a short period (at most 12 weeks) past the later of its end and today.
+
+    The diagram keeps the answer as the result variable; a case field of that name (the vocabulary's
+    ``plan_end_date``) takes it, as it takes a form's value.
+    """
     case = _case(context)
     span = max(1, min(int(weeks or 0), MAX_EXTENSION_WEEKS))
     today = local_date(context.now)
-    start = max(_date_or_none(current_end) or today, today)
-    new_end = start + dt.timedelta(weeks=span)
-    before = case.plan_end_date.isoformat() if case.plan_end_date else None
-    case.plan_end_date = new_end
+    current = _date_or_none(current_end)
+    new_end = max(current or today, today) + dt.timedelta(weeks=span)
+    before = current.isoformat() if current else None
     record_event(context.session, actor_id=context.actor_id, case_id=case.id, action="plan_extended",
                  at=context.now, details={"before": before, "after": new_end.isoformat(), "weeks": span,
                                           "reason": reason})
@@ -262,10 +252,10 @@ def check_household_composition(session: Session, values: dict[str, Any],
                                 context: OperationContext) -> dict[str, list[str]]:
     """Exactly one head, no person twice, and the applicant is one of the members."""
     errors: dict[str, list[str]] = {}
-    members = values.get("members") or []
+    members = values.get(MEMBERS) or []
     heads = [i for i, m in enumerate(members) if m.get("relation") == "head"]
     if len(heads) != 1:
-        errors["members"] = ["one_head_required"]
+        errors[MEMBERS] = ["one_head_required"]
     seen: dict[str, int] = {}
     for index, member in enumerate(members):
         nid = member.get("national_id")
@@ -286,7 +276,7 @@ def check_no_duplicate_registration(session: Session, values: dict[str, Any],
     if own_household is None:
         own_household = returning_household(session, head_national_id=values.get("head_national_id"),
                                             case_id=int(context.business_key))
-    for index, member in enumerate(values.get("members") or []):
+    for index, member in enumerate(values.get(MEMBERS) or []):
         other = session.scalar(select(Person).where(Person.national_id == member.get("national_id"), Person.active))
         if other is not None and other.household_id != own_household:
             errors.setdefault(f"members.{index}.national_id", []).append(
@@ -310,13 +300,13 @@ def prefill_differences(prefill: dict[str, Any], values: dict[str, Any]) -> list
     Members are matched by national ID, so reordering or adding members is not a correction.
     """
     given = prefill.get("values") or {}
-    submitted_members = {m.get("national_id"): m for m in values.get("members") or []}
+    submitted_members = {m.get("national_id"): m for m in values.get(MEMBERS) or []}
     changes = []
     for path, origin in (prefill.get("provenance") or {}).items():
         parts = path.split(".")
-        if parts[0] == "members" and len(parts) == 3:
+        if parts[0] == MEMBERS and len(parts) == 3:
             index, name = int(parts[1]), parts[2]
-            known = (given.get("members") or [])[index] if index < len(given.get("members") or []) else {}
+            known = (given.get(MEMBERS) or [])[index] if index < len(given.get(MEMBERS) or []) else {}
             person = submitted_members.get(known.get("national_id"))
             before, after = known.get(name), (person or {}).get(name) if person else None
             label = f"{known.get('name_ar') or known.get('national_id')}: {name}"

@@ -16,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
+from engine.deployments import latest_version
 from engine.library import Library
-from registry import cases
+from registry import cases, process_catalogue
 from registry.auth import DEMO_PASSWORD, hash_password
+from registry.cases import CASE_PROCESS
 from registry.models import Case, Directorate, Role, User
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -119,6 +121,9 @@ def seed_demo(session: Session, *, library: Library, progress: Callable[[str], N
         progress("demo households: already there")
         return
     now = utcnow()
+    if latest_version(session, CASE_PROCESS) is None:  # `make run` deploys first; a bare seed deploys itself
+        deployed = process_catalogue.deploy_files(session, library=library, now=now).version
+        progress(f"process {CASE_PROCESS}: version {deployed.version} deployed")
     for step, (national_id, reception, stage) in enumerate(DEMO_CASES, start=1):
         user = _user(session, reception)
         case = cases.begin_registration(session, actor=user, library=library, national_id=national_id, consent=True,

@@ -93,14 +93,12 @@ def _empty_postgres(url: str) -> None:
 def editable_library(tmp_path: Path) -> Any:
     """A copy of the shipped process, form and rule files that a test may change."""
     from engine.library import Library
-    from registry.models import CASE_ROLES
     from registry.operations import register_all
 
     register_all()
     for name in ("processes", "forms", "rules"):
         shutil.copytree(ROOT / name, tmp_path / name)
-    return Library(processes_dir=tmp_path / "processes", forms_dir=tmp_path / "forms", rules_dir=tmp_path / "rules",
-                   roles=CASE_ROLES)
+    return Library(processes_dir=tmp_path / "processes", forms_dir=tmp_path / "forms", rules_dir=tmp_path / "rules")
 
 
 @pytest.fixture
@@ -119,6 +117,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return f"sqlite:///{path}"
 
 
+#: The shipped files' first version, checked and parsed once per test run, then copied into each database.
+_SHIPPED_VERSION: dict[str, Any] = {}
+
+
+def _deploy_shipped_files(session: Any) -> None:
+    """Every test's database starts with the shipped files deployed, as `make run` leaves it."""
+    from engine.deployments import deploy_sources, snapshot
+    from engine.models import ProcessVersion
+    from registry.checks import check_all
+    from webui.db import library
+
+    if not _SHIPPED_VERSION:
+        deployed = deploy_sources(session, snapshot(library()), process_id="case_management", template=library(),
+                                  checker=check_all).version
+        _SHIPPED_VERSION.update({column: getattr(deployed, column) for column in (
+            "process_id", "version", "content_hash", "spec_json", "sources", "origin", "deployed_at")})
+        return
+    session.add(ProcessVersion(**_SHIPPED_VERSION))
+
+
 @pytest.fixture
 def app(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Flask]:
     from registry.seed import seed_reference, seed_users
@@ -134,6 +152,7 @@ def app(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Flask]:
         session = db_session()
         seed_reference(session)
         seed_users(session)
+        _deploy_shipped_files(session)
         session.commit()
     yield application
     application.extensions["db_engine"].dispose()

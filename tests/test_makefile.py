@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
 
-def make_dry_run(target: str) -> list[list[str]]:
-    """The shell commands `make TARGET` would run, each split into words."""
-    output = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout
+def make_dry_run(target: str, *, fresh_checkout: bool = False) -> list[list[str]]:
+    """The shell commands `make TARGET` would run, each split into words (on a fresh checkout: every step)."""
+    options = ["-n", "--no-print-directory"] + (["--always-make"] if fresh_checkout else [])
+    output = subprocess.run(["make", *options, target], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return [shlex.split(line) for line in output.replace("\\\n", " ").splitlines() if line.strip()]
 
 
@@ -48,3 +49,21 @@ def test_make_bench_and_its_smoke_run_every_benchmark_script() -> None:
         text = " ".join(" ".join(words) for words in make_dry_run(target))
         assert all(script in text for script in scripts), (target, text)
     assert "BENCH_SMOKE=1" in " ".join(" ".join(words) for words in make_dry_run("bench-smoke"))
+
+
+@pytest.mark.parametrize(("target", "consumer"), [("run", "bin/gunicorn"), ("pytest", "bin/pytest"),
+                                                  ("test", "bin/pytest")])
+def test_make_run_and_the_tests_install_the_npm_lock_and_build_the_bundles_first(target: str, consumer: str) -> None:
+    commands = make_dry_run(target, fresh_checkout=True)
+
+    def first(predicate: Callable[[list[str]], bool]) -> int:
+        return next((i for i, words in enumerate(commands) if predicate(words)), len(commands))
+
+    install = first(lambda words: words[:2] == ["npm", "ci"])
+    build = first(lambda words: words[0].endswith("node_modules/.bin/esbuild"))
+    use = first(lambda words: any(word.endswith(consumer) for word in words))
+    assert install < build < use, commands
+    bundler = commands[build]
+    assert {"webui/static/src/process-viewer.js", "webui/static/src/process-modeler.js",
+            "webui/static/src/dmn-editor.js"} <= set(bundler)
+    assert "--outdir=webui/static/build" in bundler and "--bundle" in bundler and "--minify" in bundler

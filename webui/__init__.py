@@ -13,6 +13,9 @@ from flask_wtf.csrf import CSRFProtect, generate_csrf
 
 from webui.db import init_db, now
 
+#: Every page's policy (a view may set a stricter or a looser one of its own: this is only a default).
+CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"
+
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
@@ -84,8 +87,7 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"  # pages, API answers and exports carry personal data
         if request.is_secure:

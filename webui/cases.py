@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid
 from engine.forms import national_id_is_valid, normalize_national_id
-from registry import cases, documents
+from registry import cases, documents, process_catalogue
 from webui.db import db_session, document_storage, library, ministry_sources, now
 from webui.messages import translate_errors
 from webui.requests import database_id
@@ -33,7 +33,18 @@ def show(case_id: int) -> Any:
     view = cases.case_view(db_session(), actor=current_user, case_id=case_id,
                            history_page=request.args.get("history_page", 1, type=int))
     managers = cases.case_managers(db_session(), actor=current_user) if current_user.role == "supervisor" else []
-    return render_template("cases/case.html", view=view, managers=managers)
+    diagram = process_catalogue.case_diagram(db_session(), actor=current_user, case_id=case_id)
+    return render_template("cases/case.html", view=view, managers=managers, diagram=diagram)
+
+
+@bp.route("/cases/<id:case_id>/diagram")
+@login_required
+def diagram(case_id: int) -> Any:
+    """The diagram of the version the case runs on (the case page draws it)."""
+    found = process_catalogue.case_diagram(db_session(), actor=current_user, case_id=case_id)
+    if found is None:
+        abort(404)
+    return Response(process_catalogue.source_text(found.version, found.diagram), mimetype="application/xml")
 
 
 @bp.route("/cases/<id:case_id>/reassign", methods=["POST"])

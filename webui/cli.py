@@ -12,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from webui.db import db_session, library, ministry_sources, now
+from webui.db import db_session, deployed_library, library, ministry_sources, now
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -151,14 +151,100 @@ def processes_check() -> None:
 
 @processes_cli.command("deploy")
 def processes_deploy() -> None:
-    """Deploy the process files as a new version if they changed."""
-    from engine.library import deploy
-    from registry.cases import CASE_PROCESS
+    """Check the process, form and rule files and deploy them as a new version if they changed.
 
+    New cases start on the latest deployed version; running cases stay on theirs. Exits 1, deploying
+    nothing, when the files have problems (listed per file).
+    """
+    from engine.errors import ProcessInvalid
+    from registry import process_catalogue
+
+    process_id = process_catalogue.PROCESSES[0]
+    try:
+        deployed = process_catalogue.deploy_files(db_session(), library=library(), process_id=process_id, now=now())
+    except ProcessInvalid as err:
+        click.echo(f"{process_id}: not deployed; the files have {len(err.problems)} problem(s):")
+        for problem in err.problems:
+            click.echo(f"  - {problem}")
+        sys.exit(1)
+    version = deployed.version
+    if deployed.created:
+        click.echo(f"{process_id}: deployed version {version.version} ({version.content_hash[:12]}); "
+                   "new cases start on it")
+    else:
+        click.echo(f"{process_id}: the files are those of version {version.version} already; nothing deployed")
+
+
+#: Why a case cannot move, in words (the reasons are engine.migration.Blocked values).
+_CANNOT_MOVE = {
+    "not_found": "no such case",
+    "other_process": "it runs another process",
+    "already_on_target": "it is on that version already",
+    "newer_than_target": "it is on a newer version",
+    "completed": "it is finished",
+    "waiting_task_removed": "a task it waits at is not in the new version",
+    "waiting_task_changed_kind": "a task it waits at is of another kind in the new version",
+    "passed_element_removed": "a step it has taken is not in the new version",
+    "inside_removed_element": "it is inside a subprocess the new version does not have",
+    "failed": "the workflow could not be moved",
+}
+
+
+@processes_cli.command("migrate")
+@click.option("--to", "to_version", type=int, required=True, help="The version to move the cases to.")
+@click.option("--from", "from_version", type=int, default=None, help="Move every running case of this version.")
+@click.option("--case", "case_ids", type=int, multiple=True, help="A case id to move (repeat for several).")
+@click.option("--dry-run", is_flag=True, help="Only say which cases would move and why the others cannot.")
+@click.option("--user", "username", default="admin", show_default=True,
+              help="The analyst or administrator the moves are recorded under.")
+def processes_migrate(to_version: int, from_version: int | None, case_ids: tuple[int, ...], dry_run: bool,
+                      username: str) -> None:
+    """Move running cases to a newer version: the chosen cases (all or none), or every case of a version that can.
+
+    Prints each case: moved, or cannot move and why. Exits 0 when every case moved (or would, with
+    --dry-run), 1 when any could not (chosen cases: then none moved).
+    """
+    from registry import process_migration
+    from registry.errors import FormInvalid, NotPermitted
+
+    if bool(case_ids) == (from_version is not None):
+        raise click.UsageError("give either --from VERSION or one or more --case ID")
     session = db_session()
-    version = deploy(session, library(), CASE_PROCESS)
-    session.commit()
-    click.echo(f"{CASE_PROCESS}: version {version.version} ({version.content_hash[:12]})")
+    actor = process_migration.user_named(session, username)
+    if actor is None:
+        raise click.BadParameter(f"no user named {username!r}", param_hint="--user")
+    chosen = {"case_ids": list(case_ids)} if case_ids else {"from_version": from_version}
+    try:
+        if dry_run:
+            report = process_migration.plan_migration(session, actor=actor, to_version=to_version, **chosen)
+        else:
+            report = process_migration.migrate_cases(session, actor=actor, to_version=to_version, now=now(),
+                                                     library=library(), **chosen)
+    except process_migration.CasesCannotMove as refused:
+        report = refused.report
+    except NotPermitted as err:
+        raise click.ClickException(str(err)) from None
+    except FormInvalid as err:
+        raise click.ClickException("; ".join(f"{k}: {', '.join(v)}" for k, v in err.errors.items())) from None
+    for move in report.cases:
+        name = move.reference or f"case {move.case_id}"
+        waits = ", ".join(t.spec_id for t in move.waiting_after) or "nothing"
+        if move.movable:
+            click.echo(f"  {name}: {'moved' if move.moved else 'can move'} (waits at {waits})")
+        else:
+            elements = f" ({', '.join(move.elements)})" if move.elements else ""
+            detail = f": {move.plan.detail}" if move.plan.detail else ""
+            click.echo(f"  {name}: cannot move: {_CANNOT_MOVE.get(str(move.reason), str(move.reason))}"
+                       f"{elements}{detail}")
+    movable, blocked = len(report.movable), len(report.cannot_move)
+    if dry_run:
+        click.echo(f"dry run: {movable} case(s) can move to version {to_version}, {blocked} cannot; nothing changed")
+    elif report.applied:
+        click.echo(f"moved {len(report.moved)} case(s) to version {to_version}; {blocked} cannot move")
+    else:
+        click.echo(f"nothing moved to version {to_version}: {blocked} case(s) cannot move"
+                   if blocked else f"no running cases to move to version {to_version}")
+    sys.exit(1 if blocked else 0)
 
 
 @click.command("seed")
@@ -173,7 +259,7 @@ def seed_command() -> None:
 @registry_cli.command("rescore")
 @click.option("--directorate", default=None, help="Directorate code (e.g. RBH); all directorates when left out.")
 def rescore_command(directorate: str | None) -> None:
-    """Re-score households with the current rule files; earlier scores are kept."""
+    """Re-score households with the latest deployed rule files; earlier scores are kept."""
     from registry import households
 
     session = db_session()
@@ -181,7 +267,7 @@ def rescore_command(directorate: str | None) -> None:
         raise click.BadParameter(f"no directorate with code {directorate!r}", param_hint="--directorate")
     total = households.count_households(session, directorate=directorate)
     with click.progressbar(length=total, label="Re-scoring households", show_pos=True) as bar:
-        summary = households.rescore(session, rules_dir=current_app.config["RULES_DIR"], now=now(),
+        summary = households.rescore(session, rules_dir=str(deployed_library().rules_dir), now=now(),
                                      directorate=directorate, progress=bar.update)
     click.echo(f"{summary.households} households re-scored with rules {summary.rule_version or '-'}; "
                f"{summary.changed} changed category")

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.db import utcnow
 from engine.library import Library
 from registry.documents import DocumentStorage
-from registry.models import CASE_ROLES
 
 
 def make_engine(url: str) -> Engine:
@@ -55,7 +54,8 @@ def library() -> Library:
     from pathlib import Path
 
     return Library(processes_dir=Path(config["PROCESSES_DIR"]), forms_dir=Path(config["FORMS_DIR"]),
-                   rules_dir=Path(config["RULES_DIR"]), roles=CASE_ROLES, timezone=config["BABEL_DEFAULT_TIMEZONE"])
+                   rules_dir=Path(config["RULES_DIR"]), timezone=config["BABEL_DEFAULT_TIMEZONE"],
+                   versions_dir=Path(config["VERSIONS_DIR"]))
 
 
 def now() -> Any:
@@ -79,3 +79,11 @@ def ministry_sources() -> list[Any]:
     from registry.ministries import sources_from_config
 
     return list(sources_from_config(current_app.config))
+
+
+def deployed_library() -> Library:
+    """The files new cases run with: the latest deployed version's (the working files before any deployment)."""
+    from engine.deployments import current_library
+    from registry.process_catalogue import PROCESSES
+
+    return current_library(db_session(), library(), PROCESSES[0])

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from engine.errors import (
+    NotDeployed,
     NotFoundForActor,
     OperationFailed,
     ProcessInvalid,
@@ -68,8 +69,11 @@ def describe(error: Exception) -> tuple[int, str]:
         return 503, _("A system step (%(operation)s) failed; nothing was saved. Try again or report it.",
                       operation=error.operation)
     if isinstance(error, ProcessInvalid):
-        return 500, _("The process files have problems; an analyst must fix them: %(problems)s",
+        return 422, _("The process files have problems; nothing was deployed: %(problems)s",
                       problems="; ".join(error.problems[:5]))
+    if isinstance(error, NotDeployed):
+        return 503, _("No version of the process is deployed yet, so no case can be opened; "
+                      "a process analyst must deploy it. Nothing was changed.")
     return 500, _("Unexpected error.")
 
 
@@ -93,7 +97,7 @@ def register_error_handlers(app: Flask) -> None:
                                **({"user": user} if user else {})), status, headers
 
     for kind in (NotFoundForActor, TaskAlreadyCompleted, TaskNotClaimable, StaleState, NotPermitted, DuplicateApplicant,
-                 Conflict, OperationFailed, ProcessInvalid, UnsafeInput, OperationalError, InterfaceError,
+                 Conflict, OperationFailed, ProcessInvalid, NotDeployed, UnsafeInput, OperationalError, InterfaceError,
                  IntegrityError, StorageUnavailable):
         app.register_error_handler(kind, handle)
 

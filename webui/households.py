@@ -9,14 +9,14 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask import Blueprint, Response, render_template, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from registry import households
 from registry.operations import local_date
-from webui.db import db_session, now
-from webui.rendering import CATEGORIES, pick, term
+from webui.db import db_session, deployed_library, now
+from webui.rendering import label, pick
 
 bp = Blueprint("households", __name__, url_prefix="/registry")
 
@@ -32,7 +32,7 @@ def search() -> Any:
 @bp.route("/waiting-list")
 @login_required
 def waiting_list() -> Any:
-    page = households.waiting_list(db_session(), actor=current_user, rules_dir=current_app.config["RULES_DIR"],
+    page = households.waiting_list(db_session(), actor=current_user, rules_dir=str(deployed_library().rules_dir),
                                    today=local_date(now()), page=request.args.get("page", 1, type=int))
     return render_template("households/waiting_list.html", entries=page.items, page=page)
 
@@ -66,19 +66,19 @@ def _row(entry: households.WaitingEntry, lang: str) -> list[Any]:
     head = entry.household.head
     row = [entry.rank, entry.case.reference if entry.case else "", head.name_ar if head else "",
            head.national_id if head else "", len(entry.household.members),
-           term(CATEGORIES, entry.score.category, lang), round(entry.score.score, 4)]
+           label("category", entry.score.category, lang), round(entry.score.score, 4)]
     return row + [k["value"] for k in entry.priority]
 
 
 def _entries() -> Iterator[households.WaitingEntry]:
-    return households.iter_waiting_list(db_session(), actor=current_user, rules_dir=current_app.config["RULES_DIR"],
+    return households.iter_waiting_list(db_session(), actor=current_user, rules_dir=str(deployed_library().rules_dir),
                                         today=local_date(now()))
 
 
 def _priority_labels() -> list[dict[str, Any]]:
     from registry import eligibility
 
-    priority = eligibility.load_priority(current_app.config["RULES_DIR"])
+    priority = eligibility.load_priority(deployed_library().rules_dir)
     return [{"label": k.label} for k in priority.keys]
 
 

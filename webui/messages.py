@@ -37,6 +37,9 @@ FIELD_ERRORS = {
     "duplicate_in_household": _l("This person is listed twice."),
     "applicant_not_member": _l("The applicant must be listed among the household members."),
     "correction_reason_required": _l("You changed data held by another ministry: give the reason."),
+    "unknown_version": _l("There is no such version of the process."),
+    "not_newer": _l("Cases can only move to a newer version."),
+    "cases_or_version": _l("Choose the cases to move, or a version whose cases all move."),
 }
 
 PARAMETRIZED = {

@@ -1,4 +1,4 @@
-"""Template helpers: pick the user's language from bilingual labels, show values as people read them."""
+"""Template helpers: name process words in the user's language (one way: ``label``), show values as people read them."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ import datetime as dt
 import re
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from engine.forms import FieldDef, FormDef, load_form
-from webui.db import library
+from engine.models import TaskRecord
+from engine.vocabulary import Vocabulary
+from registry.cases import CASE_PROCESS
+from registry.eligibility import category_label
+from registry.ministries import ministry_name
+from registry.registration import REGISTRATION_FORM
+from registry.vocabulary import current_vocabulary, shown_case_fields
+from webui.db import db_session, library
 
 
 def when(value: dt.datetime | None) -> str:
@@ -48,43 +55,7 @@ def submission_form(key: str) -> FormDef | None:
         return None
 
 
-STAGES = {
-    "registration": ("Registration", "التسجيل"),
-    "eligibility": ("Eligibility review", "مراجعة الأهلية"),
-    "assessment": ("Needs assessment", "تقييم الاحتياجات"),
-    "planning": ("Assistance planning", "تخطيط المساعدة"),
-    "implementation": ("Implementation and follow-up", "التنفيذ والمتابعة"),
-    "evaluation": ("Outcome evaluation", "تقييم النتائج"),
-    "closed": ("Closed", "مغلقة"),
-}
-STATUSES = {"open": ("Open", "مفتوحة"), "rejected": ("Rejected", "مرفوضة"), "closed": ("Closed", "مغلقة")}
-CATEGORIES = {"deeply_poor": ("Deeply poor", "فقر مدقع"), "poor": ("Poor", "فقير"),
-              "not_poor": ("Not poor", "غير فقير")}
-ROLES = {"reception": ("Reception", "الاستقبال"), "supervisor": ("Supervisor", "المشرف"),
-         "case_manager": ("Case manager", "مدير الحالة"), "analyst": ("Process analyst", "محلل العمليات"),
-         "admin": ("Administrator", "مدير النظام")}
-ACTIONS = {
-    "case_opened": ("Case opened", "فُتحت الحالة"),
-    "task_completed": ("Task completed", "أُنجزت مهمة"),
-    "task_claimed": ("Task claimed", "استُلمت مهمة"),
-    "task_released": ("Task released", "أُرجعت مهمة"),
-    "household_recorded": ("Household recorded in the registry", "سُجّلت الأسرة في السجل"),
-    "eligibility_scored": ("Eligibility scored", "احتُسبت الأهلية"),
-    "documents_requested": ("Additional documents requested", "طُلبت وثائق إضافية"),
-    "case_manager_assigned": ("Case manager assigned", "عُيّن مدير الحالة"),
-    "plan_extended": ("Intervention period extended", "مُدّدت فترة التدخل"),
-    "case_closed": ("Case closed", "أُغلقت الحالة"),
-    "case_rejected": ("Request rejected", "رُفض الطلب"),
-    "household_rescored": ("Household re-scored", "أُعيد احتساب الأهلية"),
-    "field_corrected": ("Pre-filled value corrected", "صُحّحت قيمة معبأة مسبقاً"),
-    "case_reassigned": ("Case reassigned", "أُعيد إسناد الحالة"),
-    "household_moved": ("Household moved from another directorate", "انتقلت الأسرة من مديرية أخرى"),
-}
-
-
 _SIMPLE_CONDITION = re.compile(r'^\s*([a-z_][a-z0-9_]*)\s*==\s*["\']([^"\']*)["\']\s*$')
-SOURCES = {"interior": ("Ministry of Interior", "وزارة الداخلية"), "education": ("Ministry of Education",
-           "وزارة التربية والتعليم"), "health": ("Ministry of Health", "وزارة الصحة")}
 
 
 def show_rule(field: FieldDef) -> tuple[str, list[str]] | None:
@@ -95,11 +66,38 @@ def show_rule(field: FieldDef) -> tuple[str, list[str]] | None:
     return (match.group(1), [match.group(2)]) if match else None
 
 
-def term(table: dict[str, tuple[str, str]], key: str | None, lang: str) -> str:
+def vocabulary() -> Vocabulary:
+    """The process words of this request: the latest deployed version's, read once per request."""
+    if "vocabulary" not in g:
+        g.vocabulary = current_vocabulary(db_session(), library(), CASE_PROCESS)
+    found: Vocabulary = g.vocabulary
+    return found
+
+
+def label(kind: str, key: str | None, lang: str) -> str:
+    """The one way pages name a process word: a stage, status, role, task, action or case field from the
+    process vocabulary, a poverty category from the rules, a data source from the ministries' names."""
     if key is None:
         return "—"
-    en, ar = table.get(key, (key, key))
-    return ar if lang == "ar" else en
+    if kind == "category":
+        return category_label(library().rules_dir, key, lang)
+    if kind == "source":
+        return ministry_name(key, lang)
+    return vocabulary().label(kind, key, lang)
+
+
+def task_name(record: TaskRecord, lang: str) -> str:
+    """A task as people call it: its name in the diagram, which is English; in Arabic, the vocabulary's name."""
+    words = vocabulary()
+    if lang != "en" and words.has("task", record.spec_id):
+        return words.label("task", record.spec_id, lang)
+    return record.title
+
+
+def case_fields(values: dict[str, Any] | None, lang: str) -> list[tuple[str, str, Any, str]]:
+    """The case fields that have a value: (name, label in ``lang``, value with dates as dates, type)."""
+    return [(f.name, pick(dict(f.label), lang) or f.name, value, f.type)
+            for f, value in shown_case_fields(vocabulary(), values or {})]
 
 
 def choice_label(form_key: str, path: str, value: Any, lang: str) -> str:
@@ -123,7 +121,9 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["choice_label_for"] = lambda value, form_key, path: choice_label(
         form_key, path, value, current_language())
     app.jinja_env.globals.update(
-        pick=pick, display=display, submission_form=submission_form, when=when, term=term, show_rule=show_rule,
-        SOURCES=SOURCES,
-        STAGES=STAGES, STATUSES=STATUSES, CATEGORIES=CATEGORIES, ROLES=ROLES, ACTIONS=ACTIONS,
+        pick=pick, display=display, submission_form=submission_form, when=when, show_rule=show_rule,
+        REGISTRATION_FORM=REGISTRATION_FORM,
     )
+    app.jinja_env.globals["label"] = lambda kind, key: label(kind, key, current_language())
+    app.jinja_env.globals["task_name"] = lambda record: task_name(record, current_language())
+    app.jinja_env.globals["case_fields"] = lambda values: case_fields(values, current_language())

@@ -8,6 +8,7 @@ OpenAPI document (``webui.openapi``), so the document cannot drift from the code
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from engine.forms import FIELD_TYPES, national_id_is_valid, normalize_national_i
 from engine.models import TaskRecord
 from registry.cases import CaseView, Completion
 from registry.paging import MAX_PER_PAGE, PER_PAGE
+from registry.registration import MEMBER_FIELDS, MemberField
 
 # --- strict JSON fields --------------------------------------------------------------------------
 
@@ -224,19 +226,16 @@ class CreatedCaseSchema(Schema):
     first_task = fields.Nested(TaskSchema, allow_none=True, required=True)
 
 
-class MemberSchema(Schema):
-    national_id = fields.String()
-    name_ar = fields.String()
-    name_latin = fields.String(allow_none=True)
-    relation = fields.String()
-    sex = fields.String()
-    birth_date = fields.Date(allow_none=True)
-    marital_status = fields.String(allow_none=True)
-    disability = fields.Boolean()
-    chronic_illness = fields.Boolean()
-    health_insurance = fields.Boolean()
-    schooling = fields.String(allow_none=True)
-    work = fields.String(allow_none=True)
+def _member_field(member_field: MemberField) -> fields.Field:
+    if member_field.kind == "flag":
+        return fields.Boolean()
+    if member_field.kind == "date":
+        return fields.Date(allow_none=True)
+    return fields.String(allow_none=not member_field.required)
+
+
+#: A household member as the API shows it: the registry's member fields, named once in registry.registration.
+MemberSchema = Schema.from_dict({f.name: _member_field(f) for f in MEMBER_FIELDS}, name="MemberSchema")
 
 
 class HouseholdSchema(Schema):
@@ -290,6 +289,8 @@ class CaseSchema(Schema):
     status = fields.String(required=True)
     case_manager = fields.String(allow_none=True)
     plan_end_date = fields.Date(allow_none=True)
+    case_fields = fields.Dict(keys=fields.String(), metadata={
+        "description": "the case-level values its process declares (processes/vocabulary.yaml), dates as ISO days"})
     outcome_reason = fields.String(allow_none=True)
     household = fields.Nested(HouseholdSchema, allow_none=True)
     eligibility = fields.List(fields.Nested(ScoreSchema))
@@ -335,12 +336,17 @@ def created_case(*, case_id: int, reference: str, first_task: TaskRecord | None)
     return dumped
 
 
+def _day(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
 def case(view: CaseView) -> dict[str, Any]:
     c = view.case
     dumped: dict[str, Any] = _CASE.dump({
         "id": c.id, "reference": c.reference, "directorate": c.directorate.code, "stage": c.stage,
         "status": c.status, "case_manager": c.case_manager.username if c.case_manager else None,
-        "plan_end_date": c.plan_end_date, "outcome_reason": c.outcome_reason, "household": view.household,
+        "plan_end_date": _day(c.fields.get("plan_end_date")), "case_fields": c.fields,
+        "outcome_reason": c.outcome_reason, "household": view.household,
         "eligibility": view.scores, "document_requests": view.document_requests,
         "document_requests_total": view.document_requests_total, "documents": view.documents,
         "documents_total": view.documents_total,

@@ -5,7 +5,7 @@ sources=..., today=...)`` asks them and returns a Prefill. A ministry that fails
 blocks registration: it is listed in ``Prefill.unavailable``. Pure Python: no Flask, no database.
 """
 
-from registry.ministries.config import MINISTRIES, sources_from_config
+from registry.ministries.config import MINISTRIES, ministry_name, sources_from_config
 from registry.ministries.prefill import Prefill, prefill_registration
 from registry.ministries.records import (
     Family,
@@ -21,6 +21,7 @@ __all__ = [
     "InvalidNationalId",
     "MinistrySource",
     "PersonFacts",
+    "ministry_name",
     "Prefill",
     "SourceUnavailable",
     "prefill_registration",

@@ -11,6 +11,8 @@ extra attempts (2), ``MINISTRY_BACKOFF`` first pause between attempts in seconds
 
 from __future__ import annotations
 
+import csv
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,20 @@ from registry.ministries.remote import (
 
 MINISTRIES = ("interior", "education", "health")
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "ministries"
+#: Each ministry's name in English and Arabic, as the pre-filled form and the case page cite it.
+NAMES_FILE = Path(__file__).resolve().parents[2] / "data" / "ministries.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def _names() -> dict[str, dict[str, str]]:
+    with open(NAMES_FILE, encoding="utf-8") as handle:
+        return {row["key"]: {"en": row["name_en"], "ar": row["name_ar"]} for row in csv.DictReader(handle)}
+
+
+def ministry_name(key: str, lang: str) -> str:
+    """A ministry's name in ``lang`` (English when that is missing, the key for an unknown ministry)."""
+    names = _names().get(key) or {}
+    return names.get(lang) or names.get("en") or key
 
 _FILE_SOURCES: dict[str, Callable[[Path], MinistrySource]] = {
     "interior": InteriorFileSource, "education": EducationFileSource, "health": HealthFileSource,

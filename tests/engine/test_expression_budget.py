@@ -238,7 +238,8 @@ def test_the_check_refuses_a_gateway_condition_that_is_a_bomb(editable_library: 
     assert old in text
     path.write_text(text.replace(old, BOMB + "</bpmn:conditionExpression>", 1), encoding="utf-8")
     found = check_all(editable_library)[str(path)]
-    assert any("gw_review condition" in p and "over budget" in p for p in found), found
+    assert any(p.startswith("""case_management: gw_review ("Supervisor's decision?"): condition of the flow to """)
+               and "over budget" in p for p in found), found
 
 
 def test_the_check_refuses_a_rule_file_expression_that_is_a_bomb(editable_library: Library) -> None:

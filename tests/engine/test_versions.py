@@ -27,6 +27,10 @@ def test_changed_files_deploy_a_new_version_and_running_cases_keep_theirs(app: F
         bpmn = library.processes_dir / "case_management.bpmn"
         text = bpmn.read_text(encoding="utf-8")
         bpmn.write_text(text.replace('name="dueIn" value="P2D"', 'name="dueIn" value="P1D"'), encoding="utf-8")
+        # Edited files are a draft: a case opened before they are deployed starts on the deployed version.
+        draft_case = cases.start_registration(session, actor=reception, library=library, now=clock())
+        assert session.get(ProcessInstance, draft_case.instance_id).process_version_id == first.id
+        deploy(session, library, "case_management")
         new_case = cases.start_registration(session, actor=reception, library=library, now=clock())
         versions = session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)).all()
         assert [v.version for v in versions] == [1, 2]
@@ -61,6 +65,7 @@ def test_a_running_case_keeps_the_forms_of_its_version(app: Flask, clock: Clock,
         form = library.forms_dir / "registration.yaml"
         form.write_text(form.read_text(encoding="utf-8").replace("Reasons for the request", "Why the household asks"),
                         encoding="utf-8")
+        deploy(session, library, "case_management")
         new_case = cases.start_registration(session, actor=reception, library=library, now=clock())
         labels = {}
         for case in (old_case, new_case):

@@ -162,6 +162,8 @@ def test_a_rule_change_then_rescore_adds_a_score_and_keeps_the_old(api: Callable
     assert changed != text, "the rules name the poverty cut-off k"
     measure.write_text(changed, encoding="utf-8")
     app.config["RULES_DIR"] = str(rules)
+    deployed = app.test_cli_runner().invoke(args=["processes", "deploy"])  # rescoring uses the deployed rules
+    assert deployed.exit_code == 0, deployed.output
     result = app.test_cli_runner().invoke(args=["registry", "rescore", "--directorate", "RBH"])
     assert result.exit_code == 0, result.output
     assert "1 households re-scored" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from collections.abc import Callable
@@ -12,10 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from registry import process_catalogue
 from registry.models import WaitingPriority
 from tests.conftest import Api, Clock
 from tests.webui.test_case_paths import register_and_recommend
-from webui.db import db_session
+from webui.db import db_session, library
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,6 +72,9 @@ def test_a_changed_priority_rule_reorders_the_list_at_once(
     text = rules.read_text(encoding="utf-8")
     rules.write_text(text.replace('expression: "score"\n    direction: descending',
                                   'expression: "score"\n    direction: ascending', 1), encoding="utf-8")
+    assert _order(browser) == [references[poorer], references[less_poor]]  # a draft until it is deployed
+    with app.app_context():
+        process_catalogue.deploy_files(db_session(), library=library(), now=dt.datetime.now(dt.UTC))
     assert _order(browser) == [references[less_poor], references[poorer]]
     with app.app_context():
         versions = db_session().scalar(select(func.count(func.distinct(WaitingPriority.rule_version))))

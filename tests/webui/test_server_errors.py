@@ -133,6 +133,7 @@ def test_a_clash_the_form_checks_did_not_foresee_is_a_conflict(app: Flask, api: 
     form.write_text(form.read_text().replace("no_duplicate_registration, ", ""))
     app.config.update(PROCESSES_DIR=str(tmp_path / "processes"), FORMS_DIR=str(tmp_path / "forms"),
                       RULES_DIR=str(tmp_path / "rules"))
+    assert app.test_cli_runner().invoke(args=["processes", "deploy"]).exit_code == 0  # the edited form, deployed
 
     reception = api("reception1")
     first_applicant = national_id()

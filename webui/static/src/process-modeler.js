@@ -1,0 +1,97 @@
+// The BPMN modeler of <div class="bpmn-modeler">: draws and edits the diagram at data-xml-url; checks and deploys
+// through the page's buttons (see editing.js for the page's contract). window.processModeler is the bpmn-js Modeler,
+// for tests and the browser's console.
+
+import Modeler from 'bpmn-js/lib/Modeler';
+import 'bpmn-js/dist/assets/diagram-js.css';
+import 'bpmn-js/dist/assets/bpmn-js.css';
+import 'bpmn-js/dist/assets/bpmn-font/css/bpmn.css';
+import './process.css';
+import { canvasOf, mountEditor, whenReady } from './editing.js';
+
+// Shapes that hold others: a problem there is outlined, not filled over everything drawn inside.
+const CONTAINERS = ['bpmn:Participant', 'bpmn:Lane', 'bpmn:SubProcess'];
+const FIT_MARGIN_PX = 16;
+
+function mount(root) {
+  const container = canvasOf(root);
+  const modeler = new Modeler({ container });
+  window.processModeler = modeler;
+  const canvas = modeler.get('canvas');
+  const registry = modeler.get('elementRegistry');
+  let marked = [];
+  let fitted = false;
+
+  // A problem about the process itself is shown on the pool that draws it.
+  function shapeOf(id) {
+    return registry.get(id) || registry.find((element) => element.businessObject.processRef?.id === id);
+  }
+
+  // The whole diagram in view, beside the palette (which floats over the canvas's left edge) rather than under it.
+  function fit() {
+    const width = container.clientWidth;
+    const height = container.clientHeight;
+    fitted = Boolean(width && height);
+    if (!fitted) {
+      return;
+    }
+    canvas.zoom('fit-viewport', 'auto');
+    const inner = canvas.viewbox().inner;
+    const palette = container.querySelector('.djs-palette');
+    const left = (palette ? palette.offsetLeft + palette.offsetWidth : 0) + FIT_MARGIN_PX;
+    if (!inner.width || !inner.height || width - left - FIT_MARGIN_PX <= 0) {
+      return;
+    }
+    const scale = Math.min(
+      (width - left - FIT_MARGIN_PX) / inner.width, (height - 2 * FIT_MARGIN_PX) / inner.height, 1);
+    canvas.viewbox({
+      x: inner.x - left / scale,
+      y: inner.y - (height / scale - inner.height) / 2,
+      width: width / scale,
+      height: height / scale,
+    });
+  }
+
+  new ResizeObserver(() => {
+    canvas.resized();
+    if (!fitted) {
+      fit();
+    }
+  }).observe(container);
+
+  mountEditor(root, {
+    canvas: container,
+    async load(xml) {
+      await modeler.importXML(xml);
+      marked = [];
+      fit();
+    },
+    async save() {
+      return (await modeler.saveXML({ format: true })).xml;
+    },
+    mark(ids) {
+      marked.filter((shape) => registry.get(shape.id)).forEach((shape) => {
+        canvas.removeMarker(shape, 'has-problem');
+        canvas.removeMarker(shape, 'problem-container');
+      });
+      const found = ids.filter((id) => shapeOf(id));
+      marked = found.map(shapeOf);
+      marked.forEach((shape) => {
+        canvas.addMarker(shape, 'has-problem');
+        if (CONTAINERS.includes(shape.type)) {
+          canvas.addMarker(shape, 'problem-container');
+        }
+      });
+      return found;
+    },
+    reveal(id) {
+      const shape = shapeOf(id);
+      if (shape) {
+        canvas.scrollToElement(shape);
+        modeler.get('selection').select(shape);
+      }
+    },
+  });
+}
+
+whenReady(() => document.querySelectorAll('div.bpmn-modeler').forEach(mount));
