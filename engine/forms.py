@@ -103,6 +103,8 @@ class FormDef:
     fields: tuple[FieldDef, ...]
     checks: tuple[str, ...] = ()
     path: str = ""
+    #: Whether the case page lists this form's submissions (false where a panel already shows what it records).
+    on_case_page: bool = True
 
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
@@ -172,6 +174,7 @@ def parse_form(key: str, text: str, path: str = "") -> FormDef:
         fields=tuple(_field(f, key) for f in raw.get("fields", ())),
         checks=tuple(raw.get("checks", ())),
         path=path,
+        on_case_page=bool(raw.get("case_page", True)),
     )
 
 

@@ -378,6 +378,12 @@ class CaseView:
     documents_total: int = 0
     document_requests_total: int = 0
 
+    @property
+    def submitted_forms(self) -> list[str]:
+        """The forms with submissions, in the order the case first reached them."""
+        return sorted(self.submissions, key=lambda key: min(t.completed_at or self.case.created_at
+                                                             for t in self.submissions[key]))
+
 
 HISTORY_PER_PAGE = 50
 SCORES_SHOWN = 20

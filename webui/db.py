@@ -86,4 +86,7 @@ def deployed_library() -> Library:
     from engine.deployments import current_library
     from registry.process_catalogue import PROCESSES
 
-    return current_library(db_session(), library(), PROCESSES[0])
+    if "deployed_library" not in g:  # once per request: pages name forms and categories many times
+        g.deployed_library = current_library(db_session(), library(), PROCESSES[0])
+    found: Library = g.deployed_library
+    return found

@@ -18,7 +18,7 @@ from registry.eligibility import category_label
 from registry.ministries import ministry_name
 from registry.registration import REGISTRATION_FORM
 from registry.vocabulary import current_vocabulary, shown_case_fields
-from webui.db import db_session, library
+from webui.db import db_session, deployed_library, library
 
 
 def when(value: dt.datetime | None) -> str:
@@ -50,7 +50,7 @@ def display(field: FieldDef, value: Any, lang: str) -> str:
 
 def submission_form(key: str) -> FormDef | None:
     try:
-        return load_form(library().forms_dir, key)
+        return load_form(deployed_library().forms_dir, key)
     except FileNotFoundError:
         return None
 
@@ -80,7 +80,7 @@ def label(kind: str, key: str | None, lang: str) -> str:
     if key is None:
         return "—"
     if kind == "category":
-        return category_label(library().rules_dir, key, lang)
+        return category_label(deployed_library().rules_dir, key, lang)
     if kind == "source":
         return ministry_name(key, lang)
     return vocabulary().label(kind, key, lang)

@@ -12,6 +12,8 @@ import { canvasOf, mountEditor, whenReady } from './editing.js';
 // Shapes that hold others: a problem there is outlined, not filled over everything drawn inside.
 const CONTAINERS = ['bpmn:Participant', 'bpmn:Lane', 'bpmn:SubProcess'];
 const FIT_MARGIN_PX = 16;
+const READABLE_SCALE = 0.5;
+const NARROW_PX = 600;
 
 function mount(root) {
   const container = canvasOf(root);
@@ -27,7 +29,7 @@ function mount(root) {
     return registry.get(id) || registry.find((element) => element.businessObject.processRef?.id === id);
   }
 
-  // The whole diagram in view, beside the palette (which floats over the canvas's left edge) rather than under it.
+  // The whole diagram in view (on a wide screen), beside the palette, which floats over the canvas's left edge.
   function fit() {
     const width = container.clientWidth;
     const height = container.clientHeight;
@@ -42,8 +44,10 @@ function mount(root) {
     if (!inner.width || !inner.height || width - left - FIT_MARGIN_PX <= 0) {
       return;
     }
-    const scale = Math.min(
-      (width - left - FIT_MARGIN_PX) / inner.width, (height - 2 * FIT_MARGIN_PX) / inner.height, 1);
+    const tallest = (height - 2 * FIT_MARGIN_PX) / inner.height;
+    const whole = Math.min((width - left - FIT_MARGIN_PX) / inner.width, tallest, 1);
+    // On a phone the whole process would be too small to read: its start is shown at a readable size instead.
+    const scale = width < NARROW_PX ? Math.max(whole, Math.min(READABLE_SCALE, tallest)) : whole;
     canvas.viewbox({
       x: inner.x - left / scale,
       y: inner.y - (height / scale - inner.height) / 2,
