@@ -104,7 +104,7 @@ def prepare(url: str, *, fresh: int, loops: int, documents: int, document_size: 
     """Migrate, seed the demo users, and drive the cases in-process to the review; returns case ids by kind."""
     from app import create_app
     from engine.db import utcnow
-    from registry.seed import seed_reference, seed_users
+    from registry.seed import seed_process, seed_reference, seed_users
     from webui.cli import upgrade_database
     from webui.db import db_session, library
 
@@ -120,6 +120,7 @@ def prepare(url: str, *, fresh: int, loops: int, documents: int, document_size: 
             session = db_session()
             seed_reference(session)
             seed_users(session)
+            seed_process(session, library=library(), now=utcnow())
             session.commit()
             # The clock runs from days ago, so the HTTP requests (at the real time) come after every step here.
             driver = Driver(session, library(), now=utcnow() - dt.timedelta(days=10))

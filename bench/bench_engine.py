@@ -101,7 +101,8 @@ def library_snapshot(into: Path) -> dict[str, str]:
 def bench_app() -> Iterator[FullPath]:
     """A fresh migrated SQLite database with the reference data and demo users, inside an app context."""
     from app import create_app
-    from registry.seed import seed_reference, seed_users
+    from engine.db import utcnow
+    from registry.seed import seed_process, seed_reference, seed_users
     from webui.cli import upgrade_database
     from webui.db import db_session, document_storage, library
 
@@ -116,6 +117,7 @@ def bench_app() -> Iterator[FullPath]:
                 session = db_session()
                 seed_reference(session)
                 seed_users(session)
+                seed_process(session, library=library(), now=utcnow())
                 session.commit()
                 yield FullPath(session, library(), document_storage())
                 session.close()

@@ -525,7 +525,7 @@ def _fill(app: Any, *, households: int, seed: int, say: Callable[[str], None],
         User,
     )
     from registry.operations import local_date, score_row
-    from registry.seed import seed_reference, seed_users
+    from registry.seed import seed_process, seed_reference, seed_users
     from webui.db import db_session, library
 
     rnd = random.Random(seed)
@@ -534,6 +534,7 @@ def _fill(app: Any, *, households: int, seed: int, say: Callable[[str], None],
         raise SystemExit("the database already holds cases: generate into a new database")
     seed_reference(session)
     seed_users(session)
+    seed_process(session, library=library(), now=utcnow())
     directorates = {d.code: d for d in session.scalars(select(Directorate))}
     staff = {code: Staff() for code in directorates}
     for user in session.scalars(select(User).where(User.directorate_id.is_not(None))):

@@ -110,6 +110,14 @@ def registration_data(family: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def seed_process(session: Session, *, library: Library, now: dt.datetime,
+                 progress: Callable[[str], None] = lambda _message: None) -> None:
+    """Deploy the process files when no version is deployed yet (`make run` deploys first; a bare seed itself)."""
+    if latest_version(session, CASE_PROCESS) is None:
+        deployed = process_catalogue.deploy_files(session, library=library, now=now).version
+        progress(f"process {CASE_PROCESS}: version {deployed.version} deployed")
+
+
 def seed_demo(session: Session, *, library: Library, progress: Callable[[str], None],
               sources: list[Any]) -> None:
     """Reference data, demo users, and a few demo households at different stages (idempotent)."""
@@ -121,9 +129,7 @@ def seed_demo(session: Session, *, library: Library, progress: Callable[[str], N
         progress("demo households: already there")
         return
     now = utcnow()
-    if latest_version(session, CASE_PROCESS) is None:  # `make run` deploys first; a bare seed deploys itself
-        deployed = process_catalogue.deploy_files(session, library=library, now=now).version
-        progress(f"process {CASE_PROCESS}: version {deployed.version} deployed")
+    seed_process(session, library=library, now=now, progress=progress)
     for step, (national_id, reception, stage) in enumerate(DEMO_CASES, start=1):
         user = _user(session, reception)
         case = cases.begin_registration(session, actor=user, library=library, national_id=national_id, consent=True,
