@@ -26,6 +26,7 @@ STEP_TIMEOUT_MS = 5_000  # any single wait (a page load, an element, an assertio
 def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     """The app on a fresh migrated SQLite database with reference data and demo staff; CSRF stays on."""
     from registry.seed import seed_reference, seed_users
+    from tests.conftest import _deploy_shipped_files
 
     path = tmp_path / "browser.sqlite3"
     shutil.copy(sqlite_template, path)
@@ -39,6 +40,7 @@ def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
         session = db_session()
         seed_reference(session)
         seed_users(session)
+        _deploy_shipped_files(session)
         session.commit()
     server = make_server("127.0.0.1", 0, application, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
