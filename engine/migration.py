@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.errors import EngineError, StaleState
 from engine.library import user_task_properties
 from engine.models import InstanceStatus, ProcessInstance, ProcessVersion, TaskRecord
-from engine.runtime import _assignee, _due_at, _sync_task_index
+from engine.runtime import sync_task_index, task_assignee, task_due_at
 from engine.script_engine import SafeScriptEngine
 from engine.state import SERIALIZER_VERSION, STANDARD, compact, load_spec, restore, save
 
@@ -314,7 +314,7 @@ def _apply(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, 
     instance.serializer_version = SERIALIZER_VERSION
     instance.process_version = target
     instance.updated_at = now
-    rows = _sync_task_index(session, instance, workflow, now, None, ready_before, timezone)
+    rows = sync_task_index(session, instance, workflow, now, None, ready_before, timezone)
     for row in rows:
         if row.id not in ready_before:
             continue  # a row created just now is already of the new spec
@@ -333,10 +333,10 @@ def _refresh_row(row: TaskRecord, task: Any, changed: list[str], now: dt.datetim
     row.form_key = props.get("formKey", "")
     row.stage = props.get("stage")
     # Due from when the task became ready, as if it had been of the new version from the start.
-    row.due_at = _due_at(props, task.data, row.created_at or now, timezone)
+    row.due_at = task_due_at(props, task.data, row.created_at or now, timezone)
     if row.lane != old_lane:  # someone of the old role may hold it; the new role's users take it from the inbox
-        row.assignee_id = _assignee(props, task.data)
+        row.assignee_id = task_assignee(props, task.data)
         row.claimed_at = None
     elif "property:assignee" in changed:
-        row.assignee_id = _assignee(props, task.data)
+        row.assignee_id = task_assignee(props, task.data)
         row.claimed_at = None

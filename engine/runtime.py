@@ -320,13 +320,13 @@ def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
     if workflow.is_completed():
         instance.status = InstanceStatus.COMPLETED.value
         instance.completed_at = now
-    ready = _sync_task_index(session, instance, workflow, now, completed, ready_before, timezone)
+    ready = sync_task_index(session, instance, workflow, now, completed, ready_before, timezone)
     last = workflow.last_task
     data = dict(workflow.data) if workflow.is_completed() else dict(last.data if last else {})
     return Advance(instance=instance, completed=completed, ready=ready, data=data)
 
 
-def _sync_task_index(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime,
+def sync_task_index(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime,
                      completed: TaskRecord | None, ready_before: set[str], timezone: str) -> list[TaskRecord]:
     """Index rows follow the workflow: new ready tasks are added, vanished ones cancelled.
 
@@ -354,7 +354,7 @@ def _sync_task_index(session: Session, instance: ProcessInstance, workflow: Bpmn
             id=task_id, instance_id=instance.id, business_key=instance.business_key, scope=instance.scope,
             spec_id=task.task_spec.bpmn_id, title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
             lane=task.task_spec.lane or "", form_key=props.get("formKey", ""), stage=props.get("stage"),
-            assignee_id=_assignee(props, task.data), due_at=_due_at(props, task.data, now, timezone),
+            assignee_id=task_assignee(props, task.data), due_at=task_due_at(props, task.data, now, timezone),
             state=TaskState.READY.value, created_at=now,
         )
         session.add(record)
@@ -362,7 +362,7 @@ def _sync_task_index(session: Session, instance: ProcessInstance, workflow: Bpmn
     return ready
 
 
-def _assignee(props: Mapping[str, str], data: Mapping[str, Any]) -> int | None:
+def task_assignee(props: Mapping[str, str], data: Mapping[str, Any]) -> int | None:
     expression = props.get("assignee")
     if not expression:
         return None
@@ -370,7 +370,7 @@ def _assignee(props: Mapping[str, str], data: Mapping[str, Any]) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
-def _due_at(props: Mapping[str, str], data: Mapping[str, Any], now: dt.datetime,
+def task_due_at(props: Mapping[str, str], data: Mapping[str, Any], now: dt.datetime,
             timezone: str) -> dt.datetime | None:
     if props.get("dueDate"):
         value = expressions.evaluate(props["dueDate"], data)

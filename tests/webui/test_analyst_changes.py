@@ -171,3 +171,17 @@ def test_the_case_page_lists_what_each_form_recorded_unless_the_form_says_not_to
     edit(workspace.forms_dir / "eligibility_recommendation.yaml", "fields:\n", "case_page: false\nfields:\n")
     assert deploy(app)[0] == 0
     assert "Deprived." not in login_as("reception1").get(f"/cases/{shown}").get_data(as_text=True)
+
+
+def test_the_server_starts_with_broken_files_and_says_so(editable_library: Library, database_url: str,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    from app import create_app
+
+    edit(editable_library.processes_dir / "case_management.bpmn", 'targetRef="close_rejected"',
+         'targetRef="close_rejectd"')
+    with caplog.at_level("WARNING"):
+        server = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x", "DEMO_MODE": True,
+                             "PROCESSES_DIR": str(editable_library.processes_dir),
+                             "FORMS_DIR": str(editable_library.forms_dir), "RULES_DIR": str(editable_library.rules_dir)})
+    assert server.url_map is not None  # it started
+    assert "cannot be deployed" in caplog.text and "close_rejectd" in caplog.text
