@@ -28,7 +28,7 @@ from engine.state import load_spec, spec_to_json
 
 #: The files a deployment takes, by folder: (library attribute, folder name in sources, patterns).
 _FOLDERS = (("processes_dir", "processes", ("*.bpmn", "*.yaml")),
-            ("rules_dir", "rules", ("*.dmn", "*.yaml")),
+            ("rules_dir", "rules", ("*.dmn", "*.yaml", "*.csv")),
             ("forms_dir", "forms", ("*.yaml",)))
 #: How a deployment came about, shown in the process catalogue.
 ORIGINS = ("file", "browser", "upload")

@@ -182,6 +182,7 @@ def test_the_server_starts_with_broken_files_and_says_so(editable_library: Libra
     with caplog.at_level("WARNING"):
         server = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x", "DEMO_MODE": True,
                              "PROCESSES_DIR": str(editable_library.processes_dir),
-                             "FORMS_DIR": str(editable_library.forms_dir), "RULES_DIR": str(editable_library.rules_dir)})
+                             "FORMS_DIR": str(editable_library.forms_dir),
+                             "RULES_DIR": str(editable_library.rules_dir)})
     assert server.url_map is not None  # it started
     assert "cannot be deployed" in caplog.text and "close_rejectd" in caplog.text
