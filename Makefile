@@ -24,7 +24,7 @@ ASSETS := webui/static/build
 ASSETS_STAMP := $(ASSETS)/.built-stamp
 ASSET_ENTRIES := $(addprefix webui/static/src/,process-viewer.js process-modeler.js dmn-editor.js text-editor.js)
 
-.PHONY: run test lint check pytest bench bench-smoke lock assets chromium translations clean
+.PHONY: run test lint check pytest bench bench-smoke lock assets chromium fonts translations clean
 # Prerequisites run in the order written (install, assets, chromium, lint, checks, tests, benchmark smoke).
 .NOTPARALLEL:
 
@@ -67,8 +67,17 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core fonts-dejavu-core >/dev/null; \
 	fi
 
+# The decision letters' PDF font (DejaVu Sans shapes Arabic and Latin alike). Without it the PDF link says so.
+LETTER_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+fonts:
+	@if [ ! -f $(LETTER_FONT) ]; then \
+	  echo "installing Debian's fonts-dejavu-core for the decision letters"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null) \
+	    || echo "fonts-dejavu-core could not be installed: letters are served as pages, not as PDF"; \
+	fi
+
 # No control socket: gunicorn's default one is a single path shared by every instance on the machine.
-run: $(STAMP) assets
+run: $(STAMP) assets fonts
 	DEMO_MODE=1 $(FLASK) db upgrade
 	@# Deploys the shipped files when they pass the checks and differ from the latest version; broken files
 	@# are listed and the server still starts, with new cases on the last good version.
@@ -95,7 +104,7 @@ pytest: $(STAMP) assets
 	fi
 	$(BIN)/pytest
 
-test: $(STAMP) assets chromium lint check pytest bench-smoke
+test: $(STAMP) assets chromium fonts lint check pytest bench-smoke
 
 bench: $(STAMP)
 	@set -e; for script in $(BENCHES); do echo "# $$script"; $(BIN)/python $$script; done

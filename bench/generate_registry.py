@@ -512,7 +512,7 @@ def _fill(app: Any, *, households: int, seed: int, say: Callable[[str], None],
 
     from engine.db import utcnow
     from engine.models import ProcessInstance, ProcessVersion, TaskRecord
-    from registry import eligibility
+    from registry import eligibility, scores
     from registry.auth import DEMO_PASSWORD, hash_password
     from registry.models import (
         AuditEvent,
@@ -564,6 +564,8 @@ def _fill(app: Any, *, households: int, seed: int, say: Callable[[str], None],
     serializer_version = session.scalar(select(ProcessInstance.serializer_version).limit(1))
 
     measure = eligibility.load_measure(app.config["RULES_DIR"])
+    scores.keep_rule_version(session, measure, now=now)  # so every generated score can be recomputed
+    session.commit()
     today = local_date(now)
     profile_rnd = random.Random(seed + 1)
     profiles = [household_profile(profile_rnd) for _ in range(PROFILES if households > SMOKE_HOUSEHOLDS else 100)]
@@ -572,7 +574,7 @@ def _fill(app: Any, *, households: int, seed: int, say: Callable[[str], None],
         for m in p["members"]]} for p in profiles]
     per_row = ("household_id", "case_id", "directorate_id", "created_at", "created_by_id")
     scored = [{k: v for k, v in score_row(measure, s, household_id=0, case_id=None, directorate_id=0, actor_id=None,
-                                          now=now).items() if k not in per_row}
+                                          now=now, previous=None).items() if k not in per_row}
               for s in eligibility.score_many(measure, scoring_inputs, as_of=today)]
     say(f"{len(profiles)} household profiles scored "
         f"({sum(1 for s in scored if s['category'] != 'not_poor')} poor or deeply poor)")

@@ -306,6 +306,16 @@ def flow_nodes(text: str, process_id: str, *, nested: bool = False) -> list[tupl
     return found
 
 
+def flow_between(text: str, source_id: str, target_id: str) -> tuple[str, str] | None:
+    """Id and name of the sequence flow from ``source_id`` to ``target_id``, if there is one."""
+    try:
+        root = parse(text)
+    except ValueError:
+        return None
+    return next(((flow.id, flow.name) for flow in _bpmn_elements(root, ["sequenceFlow"])
+                 if flow.node.get("sourceRef") == source_id and flow.node.get("targetRef") == target_id), None)
+
+
 def outgoing_flows(text: str, element_id: str) -> list[str]:
     """Ids of the sequence flows that leave ``element_id``."""
     try:

@@ -82,6 +82,8 @@ class FieldDef:
     prefill: str | None = None
     fresh: bool = False
     fields: tuple[FieldDef, ...] = ()
+    #: For a list of answers: how the answers it lists are known to be true (the domain names the ways).
+    verifies: str | None = None
 
     def initial_value(self, data: Mapping[str, Any]) -> Any:
         """The value a form shows before the user types: a prefill expression, else the task data.
@@ -159,6 +161,7 @@ def _field(raw: Mapping[str, Any], where: str) -> FieldDef:
         min_items=raw.get("min_items"), max_items=int(raw.get("max_items", 100)), prefill=raw.get("prefill"),
         fresh=bool(raw.get("fresh", False)),
         fields=sub,
+        verifies=str(raw["verifies"]) if raw.get("verifies") else None,
     )
 
 

@@ -165,7 +165,13 @@ def check_process_spec(library: Library, spec: Any, where: str, source: str = ""
         if isinstance(task_spec, ExclusiveGateway | InclusiveGateway):
             for condition, target in task_spec.cond_task_specs:
                 text = condition.args[0] if condition is not None and hasattr(condition, "args") else condition
-                _check_expression(problems, f"{label}: condition of the flow to {target}", text)
+                # The problem names the flow first, so that the modeler points at the flow, not its gateway.
+                flow = bpmn_checks.flow_between(source, task_spec.bpmn_id, target) if source else None
+                gateway = bpmn_checks.label(task_spec.bpmn_id, _spec_name(task_spec))
+                place = f"{label}: condition of the flow to {target}"
+                if flow:
+                    place = f"{where}: {bpmn_checks.label(*flow)}: condition of the flow from {gateway} to {target}"
+                _check_expression(problems, place, text)
         if isinstance(task_spec, ServiceTask):
             if task_spec.operation_name not in OPERATIONS:
                 problems.append(f"{label}: unknown service operation {task_spec.operation_name!r}")

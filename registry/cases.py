@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
 from engine.catalog import CHOICE_PROVIDERS
-from engine.deployments import latest_version
+from engine.deployments import latest_version, version_library
 from engine.errors import (
     FormInvalid,
     NotDeployed,
@@ -46,6 +46,7 @@ from registry.models import (
     User,
 )
 from registry.paging import PER_PAGE, Page, PageInfo, page_info, page_of
+from registry.verification import case_sources, record_verification, verifying_fields
 from registry.vocabulary import case_fields_set, version_vocabulary
 
 CASE_PROCESS = "case_management"
@@ -218,6 +219,8 @@ class TaskView:
     version: int
     data: dict[str, Any]
     case_view: CaseView | None = None
+    #: Where each of the case's values came from, by value path (registry.verification).
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def task_for_actor(session: Session, *, actor: User, task_id: str) -> TaskRecord:
@@ -241,7 +244,7 @@ def open_task(session: Session, *, actor: User, library: Library, task_id: str) 
     instance = session.get(ProcessInstance, record.instance_id)
     assert instance is not None
     return TaskView(task=record, case=case, form=form, values=values, choices=choices,
-                    version=instance.lock_version, data=data)
+                    version=instance.lock_version, data=data, sources=case_sources(session, case))
 
 
 def claim_task(session: Session, *, actor: User, task_id: str, now: dt.datetime,
@@ -312,6 +315,11 @@ def complete_task(
         record_event(session, actor_id=actor.id, case_id=case_id, action="task_completed", at=now,
                      details={"task": record.spec_id, "title": record.title, "form": record.form_key,
                               "data": completed_data, "next": [r.spec_id for r in advance.ready]})
+        form = runtime.form_for(session, library, record)
+        if verifying_fields(form):  # answers this form confirms (a document, a field visit) count from now on
+            record_verification(session, case_id=case_id, form=form, data=completed_data or {}, actor_id=actor.id,
+                                now=now, rules_dir=str(version_library(library,
+                                                                       advance.instance.process_version).rules_dir))
         changes: dict[str, Any] = {}
         stages = [r.stage for r in advance.ready if r.stage]
         if stages and stages[0] != record.stage:  # the case's stage is the stage of its ready task

@@ -14,7 +14,7 @@ from registry.models import Role
 def check_all(library: Library) -> dict[str, list[str]]:
     """Problems per file (relative to the project); an empty list means the file is fine."""
     report = check_library(library)
-    for name in ("poverty_measure.yaml", "poverty_category.dmn", "priority.yaml"):
+    for name in ("poverty_measure.yaml", "poverty_category.dmn", "priority.yaml", "price_index.csv"):
         report.setdefault(str(Path(library.rules_dir) / name), [])
     for problem in [*eligibility.check_rules(library.rules_dir, forms_dir=library.forms_dir),
                     *rule_checks.explanation_problems(library.rules_dir, forms_dir=library.forms_dir)]:

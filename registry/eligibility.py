@@ -24,21 +24,40 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from engine import expressions
 from engine.errors import ExpressionError, ProcessInvalid
 from engine.library import load_yaml_mapping
+from registry import price_index
 
 MEASURE_FILE = "poverty_measure.yaml"
 CATEGORY_FILE = "poverty_category.dmn"
 PRIORITY_FILE = "priority.yaml"
+#: Every file the measure reads: what a rule version is made of. Its label hashes them and the database
+#: keeps their texts (registry.scores), so a stored score can be recomputed without the files on disk.
+#: A file the measure starts reading must be added here, or a change to it would not change the label.
+MEASURE_FILES = (MEASURE_FILE, CATEGORY_FILE, price_index.PRICE_INDEX_FILE)
+
+#: How an indicator says when its deprivation counts: as answered, or only once its answers are verified.
+COUNTS_WHEN = ("answered", "verified")
+#: The ways of knowing an answer (registry.verification) that count as verified: another ministry's record,
+#: a document, a field visit. The household's word alone does not.
+VERIFIED_HOW = frozenset({"ministry", "document", "field_visit"})
+#: Where a household's data carries the source of each value, by value path (``members.0.disability``).
+SOURCES = "sources"
 
 #: What the category table may answer, and the names it is given (the contract with the .dmn file).
-CATEGORIES = ("deeply_poor", "poor", "not_poor")
-CATEGORY_INPUTS = ("score", "k", "deep_k", "income_per_ae", "poverty_line", "deep_poverty_line")
+CATEGORIES = ("deeply_poor", "poor", "not_poor", "incomplete")
+CATEGORY_INPUTS = ("score", "k", "deep_k", "income_per_ae", "poverty_line", "deep_poverty_line",
+                   "unknown_weight", "max_unknown_weight")
+#: What an indicator's unknown counts as (its ``unknown``): left out with its weight shared within the
+#: dimension (Alkire–Foster), or counted as deprived or as not deprived.
+UNKNOWN_TREATMENTS = ("exclude", "deprived", "not_deprived")
 CATEGORY_OUTPUT = "category"
 
 #: Names the scorer itself puts into the namespace of the measure's expressions.
-_MEASURE_NAMES = frozenset({"as_of", "members", "value", "k", "deep_k", "poverty_line", "deep_poverty_line"})
+_MEASURE_NAMES = frozenset({"as_of", "members", "value", "k", "deep_k", "poverty_line", "deep_poverty_line",
+                            "price_factor", "max_unknown_weight", "unknown"})
 #: Names of a household's scoring that priority expressions may read.
 _SCORING_NAMES = frozenset(
-    {"score", "category", "deprived_indicators", "deprived_dimensions", "income_per_ae"})
+    {"score", "category", "deprived_indicators", "deprived_dimensions", "income_per_ae", "poverty_line",
+     "deep_poverty_line", "unknown_weight"})
 #: Functions that read a field of each member by a literal name: count(members, "field", ...).
 _FIELD_FUNCTIONS = frozenset({"count", "pluck"})
 
@@ -62,6 +81,15 @@ class Indicator:
     weight: Fraction
     value_expression: str
     deprived_expression: str
+    #: "verified": the deprivation counts only once every answer behind it is verified (VERIFIED_HOW).
+    counts_when: str = "answered"
+    #: The answers behind it, as value paths (``members.<field>``: that field of every member).
+    reads: tuple[str, ...] = ()
+    #: What the value counts or measures, in words (e.g. persons per room); none for a yes/no value.
+    unit: Mapping[str, str] | None = None
+    #: When the answers cannot decide it (``unknown_if``; None: always decided), and what unknown counts as.
+    unknown_expression: str | None = None
+    unknown_treatment: str = "exclude"
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +118,27 @@ class _Step:
     numerator: int
     dimension_bit: int
     row: Mapping[str, Any]
+    #: The answers that must be verified before a deprivation counts; None when it counts as answered.
+    verified_reads: tuple[str, ...] | None = None
+    #: Where the program leaves "the answers cannot decide it" (None: always decided), and what it counts as.
+    unknown_name: str | None = None
+    unknown_treatment: str = "exclude"
+    #: The indicator's weight as written, its share of its dimension, and the dimension's position.
+    weight: Fraction = Fraction(0)
+    share: Fraction = Fraction(0)
+    dimension_index: int = 0
+
+
+@dataclass(frozen=True)
+class Lines:
+    """The money poverty lines of one scoring, NIS per adult equivalent per month, and the prices they are at."""
+
+    poverty_line: float
+    deep_poverty_line: float
+    price_factor: Fraction
+    #: The month of price_index.csv the factor was read from ("2025-06"); None when the lines are not indexed.
+    price_month: str | None
+    price_source: str | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +148,9 @@ class Measure:
     rules_dir: Path
     version: str
     rule_version: str
+    #: The full digest of the files (the label carries its first 12 characters), and their texts.
+    content_hash: str
+    sources: Mapping[str, str] = field(repr=False)
     k: Fraction
     deep_k: Fraction
     poverty_line: float
@@ -124,19 +176,49 @@ class Measure:
     _category_base: dict[str, Any] = field(repr=False)
     _category_tests: tuple[tuple[Callable[[Mapping[str, Any]], Any], str], ...] = field(repr=False)
     _score_cache: dict[int, tuple[Fraction, str, float, bool]] = field(repr=False, default_factory=dict)
+    #: Above this share of the measure's weight unknown, the category table answers "incomplete".
+    max_unknown_weight: Fraction = Fraction(1)
+    #: The price index the lines follow (None: the lines do not read price_factor), and the compiled lines.
+    prices: price_index.PriceIndex | None = field(repr=False, default=None)
+    _line_programs: tuple[Callable[[Mapping[str, Any]], Any], ...] = field(repr=False, default=())
+    _lines_cache: dict[dt.date, Lines] = field(repr=False, default_factory=dict)
+
+    def lines_on(self, as_of: dt.date) -> Lines:
+        """The money poverty lines at the prices of the month of ``as_of`` (see price_index.csv)."""
+        if self.prices is None:
+            return Lines(self.poverty_line, self.deep_poverty_line, Fraction(1), None, None)
+        lines = self._lines_cache.get(as_of)
+        if lines is None:
+            factor = self.prices.factor_on(as_of)
+            namespace = {**self.parameters, "price_factor": float(factor.factor)}
+            poverty, deep = (float(program(namespace)) for program in self._line_programs)
+            lines = Lines(poverty, deep, factor.factor, factor.month, factor.source)
+            self._lines_cache[as_of] = lines
+        return lines
 
     @property
     def indicators(self) -> tuple[Indicator, ...]:
         return tuple(ind for dim in self.dimensions for ind in dim.indicators)
 
-    def _categorise(self, score: Fraction, income_per_ae: Any) -> str:
-        table = self._category_base.copy()
-        table["score"] = score
-        table["income_per_ae"] = income_per_ae
+    def _categorise(self, score: Fraction, income_per_ae: Any, unknown_weight: Fraction = Fraction(0),
+                    lines: Lines | None = None) -> str:
+        table = self._category_table(score, income_per_ae, unknown_weight, lines)
         for test, category in self._category_tests:
             if test(table):
                 return category
         raise AssertionError("unreachable: the loader requires a last rule that matches everything")
+
+    def _category_table(self, score: Fraction, income_per_ae: Any, unknown_weight: Fraction = Fraction(0),
+                        lines: Lines | None = None) -> dict[str, Any]:
+        """The inputs of poverty_category.dmn; ``lines`` are the scoring's (by default, at reference prices)."""
+        table = self._category_base.copy()
+        table["score"] = score
+        table["income_per_ae"] = income_per_ae
+        table["unknown_weight"] = unknown_weight
+        if lines is not None:
+            table["poverty_line"] = lines.poverty_line
+            table["deep_poverty_line"] = lines.deep_poverty_line
+        return table
 
     def _score_forms(self, numerator: int) -> tuple[Fraction, str, float, bool]:
         # A score is one of few fractions (numerator / common denominator): build each form once.
@@ -193,6 +275,13 @@ class Scoring:
     deep_poverty_line: float
     multidimensionally_poor: bool
     category: str
+    #: The indicators the answers could not decide, and their share of the measure as written (exact).
+    unknown_indicators: list[str] = field(default_factory=list)
+    unknown_weight: str = "0"
+    max_unknown_weight: str = "1"
+    #: The month of price_index.csv the lines were brought to, and the factor (None: lines not indexed).
+    price_month: str | None = None
+    price_factor: str = "1"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, to store with the case (labels are shared with the measure: do not mutate)."""
@@ -213,6 +302,11 @@ class Scoring:
             "deep_poverty_line": self.deep_poverty_line,
             "multidimensionally_poor": self.multidimensionally_poor,
             "category": self.category,
+            "unknown_indicators": self.unknown_indicators,
+            "unknown_weight": self.unknown_weight,
+            "max_unknown_weight": self.max_unknown_weight,
+            "price_month": self.price_month,
+            "price_factor": self.price_factor,
         }
 
 
@@ -248,20 +342,28 @@ def _read_sources(rules_dir: Path, names: Iterable[str]) -> dict[str, bytes | No
     return sources
 
 
-def _content_hash(sources: Mapping[str, bytes | None]) -> str:
+def content_digest(sources: Mapping[str, bytes | None]) -> str:
+    """SHA-256 of rule files, in the order given; an absent file adds nothing, so a file the measure
+    may read but a version does not have leaves that version's label unchanged."""
     digest = hashlib.sha256()
     for name, content in sources.items():
+        if content is None:
+            continue
         digest.update(name.encode())
         digest.update(b"\0")
-        digest.update(content or b"")
+        digest.update(content)
         digest.update(b"\0")
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()
+
+
+def _content_hash(sources: Mapping[str, bytes | None]) -> str:
+    return content_digest(sources)[:12]
 
 
 def load_measure(rules_dir: str | Path) -> Measure:
     """The checked, compiled measure of ``rules_dir``; re-read only when its files change."""
     rules_dir = Path(rules_dir).resolve()
-    paths = (rules_dir / MEASURE_FILE, rules_dir / CATEGORY_FILE)
+    paths = tuple(rules_dir / name for name in MEASURE_FILES)
     signature = _signature(paths)
     cached = _MEASURE_CACHE.get(rules_dir)
     if cached is not None and cached[0] == signature:
@@ -271,10 +373,28 @@ def load_measure(rules_dir: str | Path) -> Measure:
     return measure
 
 
+_STORED_CACHE: dict[str, Measure] = {}
+
+
+def load_stored_measure(label: str, files: Mapping[str, str]) -> Measure:
+    """The measure of a stored rule version (``files``: name to text), without reading any file on disk.
+
+    Compiled once per content: a stored version never changes. Its ``rule_version`` is worked out
+    from the texts again, so a caller can check it against ``label``.
+    """
+    sources = {name: files[name].encode("utf-8") if name in files else None for name in MEASURE_FILES}
+    digest = content_digest(sources)
+    measure = _STORED_CACHE.get(digest)
+    if measure is None:
+        measure = _MeasureLoader(Path(f"stored-rule-version-{label}"), sources=sources, stored=True).load()
+        _STORED_CACHE[digest] = measure
+    return measure
+
+
 def load_priority(rules_dir: str | Path) -> Priority:
     """The checked waiting-list order of ``rules_dir`` (with its measure); re-read only when files change."""
     rules_dir = Path(rules_dir).resolve()
-    paths = (rules_dir / MEASURE_FILE, rules_dir / CATEGORY_FILE, rules_dir / PRIORITY_FILE)
+    paths = tuple(rules_dir / name for name in (*MEASURE_FILES, PRIORITY_FILE))
     signature = _signature(paths)
     cached = _PRIORITY_CACHE.get(rules_dir)
     if cached is not None and cached[0] == signature:
@@ -315,8 +435,13 @@ def _where(file: str, place: str) -> str:
 class _MeasureLoader:
     """Reads the measure files into a Measure, collecting every problem before refusing them."""
 
-    def __init__(self, rules_dir: Path) -> None:
+    def __init__(self, rules_dir: Path, sources: Mapping[str, bytes | None] | None = None,
+                 stored: bool = False) -> None:
         self.rules_dir = rules_dir
+        self.sources = sources
+        #: A stored rule version, read to recompute its scores: words that later files must have (category
+        #: labels) may be missing from an older version, and change no score.
+        self.stored = stored
         self.problems: list[str] = []
 
     def problem(self, place: str, message: str, file: str = MEASURE_FILE) -> None:
@@ -364,7 +489,7 @@ class _MeasureLoader:
         return True
 
     def load(self) -> Measure:
-        sources = _read_sources(self.rules_dir, (MEASURE_FILE, CATEGORY_FILE))
+        sources = dict(self.sources) if self.sources is not None else _read_sources(self.rules_dir, MEASURE_FILES)
         raw = _read_yaml(MEASURE_FILE, sources[MEASURE_FILE], self.problems)
         category_rules = self.load_category_table(sources[CATEGORY_FILE])
         if raw is None:
@@ -389,8 +514,20 @@ class _MeasureLoader:
         names: set[str] = set()
         parameters = self.load_parameters(raw.get("parameters"), names)
         poverty_line, deep_poverty_line = self.load_lines(raw.get("monetary"), parameters)
+        prices = None
+        if getattr(self, "lines_indexed", False):
+            base_year = parameters.get("reference_year")
+            prices, price_problems = price_index.parse(
+                sources.get(price_index.PRICE_INDEX_FILE),
+                base_year=int(base_year) if isinstance(base_year, int) else None)
+            self.problems += price_problems
+        max_unknown = self.fraction("max_unknown_weight", raw.get("max_unknown_weight", "1"))
+        if max_unknown is not None and not 0 <= max_unknown <= 1:
+            self.problem("max_unknown_weight", f"must be between 0 and 1 (found {max_unknown})")
         member_values = self.load_values("member_values", raw.get("member_values"), set(names))
         household_values = self.load_values("household_values", raw.get("household_values"), set(names))
+        self.derived = ({name: text for name, text, _ in household_values},
+                        {name: text for name, text, _ in member_values}, set(parameters))
         dimensions, steps, denominator, indicator_steps = self.load_dimensions(raw.get("dimensions"))
 
         if self.problems:
@@ -401,12 +538,16 @@ class _MeasureLoader:
         indicator_program = expressions.assigner(indicator_steps)
 
         base = dict(parameters)
-        base.update(k=k, deep_k=deep_k, poverty_line=poverty_line, deep_poverty_line=deep_poverty_line)
+        base.update(k=k, deep_k=deep_k, poverty_line=poverty_line, deep_poverty_line=deep_poverty_line,
+                    max_unknown_weight=max_unknown if max_unknown is not None else Fraction(1))
         input_fields, member_fields = _fields_read(raw, parameters, member_values, household_values)
         return Measure(
             rules_dir=self.rules_dir,
             version=version,
             rule_version=f"{version}+{_content_hash(sources)}",
+            content_hash=content_digest(sources),
+            sources={name: content.decode("utf-8", errors="replace") for name, content in sources.items()
+                     if content is not None},
             k=k,
             deep_k=deep_k,
             poverty_line=poverty_line,
@@ -426,11 +567,19 @@ class _MeasureLoader:
             _steps=steps,
             _denominator=denominator,
             _base=base,
-            _category_base={name: base[name] for name in CATEGORY_INPUTS if name in base},
+            _category_base={"unknown_weight": Fraction(0),
+                            **{name: base[name] for name in CATEGORY_INPUTS if name in base}},
             _category_tests=tuple((test, rule.category) for rule, test in category_rules),
+            max_unknown_weight=base["max_unknown_weight"],
+            prices=prices,
+            _line_programs=tuple(self.line_programs),
         )
 
     def load_category_labels(self, raw: Any) -> dict[str, dict[str, str]]:
+        if self.stored:
+            given = raw if isinstance(raw, Mapping) else {}
+            return {key: dict(given[key]) if isinstance(given.get(key), Mapping) else {"en": key, "ar": key}
+                    for key in CATEGORIES}
         if not isinstance(raw, Mapping):
             self.problem("categories", f"name each category ({', '.join(CATEGORIES)}) in en and ar")
             return {}
@@ -460,11 +609,16 @@ class _MeasureLoader:
             self.problem("monetary", "needs poverty_line and deep_poverty_line")
             return 0.0, 0.0
         lines = []
+        self.line_programs: list[Callable[[Mapping[str, Any]], Any]] = []
+        self.lines_indexed = False
         for key in ("poverty_line", "deep_poverty_line"):
             place = f"monetary.{key}"
             compute = self.expression(place, raw.get(key))
+            self.line_programs.append(compute)
+            self.lines_indexed |= "price_factor" in _names(str(raw.get(key)))
             try:
-                line = compute(parameters)
+                # At the reference year's prices (price factor 1): what the check and Measure.poverty_line show.
+                line = compute({**parameters, "price_factor": 1.0})
             except ExpressionError as err:
                 self.problem(place, str(err))
                 line = None
@@ -542,9 +696,17 @@ class _MeasureLoader:
                     weight=(weight or Fraction(0)) * shares[ind_position],
                     value_expression=str(ind.get("value")),
                     deprived_expression=str(ind.get("deprived_if")),
+                    counts_when=self.counts_when(ind_place, ind.get("counts_when")),
+                    reads=self.answers_read(ind),
+                    unit=self.label(f"{ind_place} unit", ind["unit"], "unit") if ind.get("unit") is not None
+                    else None,
+                    unknown_expression=str(ind["unknown_if"]) if ind.get("unknown_if") is not None else None,
+                    unknown_treatment=self.unknown_treatment(ind_place, ind),
                 )
                 self.expression(f"{ind_place} value", ind.get("value"))
                 self.expression(f"{ind_place} deprived_if", ind.get("deprived_if"))
+                if indicator.unknown_expression is not None:
+                    self.expression(f"{ind_place} unknown_if", indicator.unknown_expression)
                 indicators.append(indicator)
                 compiled.append((indicator, len(dimensions)))
             dimensions.append(Dimension(key=str(key), label=label, weight=weight or Fraction(0),
@@ -554,17 +716,28 @@ class _MeasureLoader:
         if len(dimensions) > 62:
             self.problem("dimensions", "at most 62 dimensions")
         denominator = math.lcm(*(ind.weight.denominator for ind, *_ in compiled)) if compiled else 1
-        # One program for all indicators: `value` is set, kept as _v<i>, then deprived_if is kept as _d<i>.
+        # One program for all indicators: `value` is set, kept as _v<i>, then unknown_if as _u<i>; deprived_if
+        # (kept as _d<i>) is asked only when the indicator is known, so it never meets a missing answer.
         program: list[tuple[str, str]] = []
         for number, (ind, _) in enumerate(compiled):
-            program += [("value", ind.value_expression), (f"_v{number}", "value"),
-                        (f"_d{number}", ind.deprived_expression)]
+            program += [("value", ind.value_expression), (f"_v{number}", "value")]
+            if ind.unknown_expression is None:
+                program.append((f"_d{number}", ind.deprived_expression))
+            else:
+                program += [("unknown", f"bool({ind.unknown_expression})"), (f"_u{number}", "unknown"),
+                            (f"_d{number}", f"False if unknown else ({ind.deprived_expression})")]
         steps = tuple(
             _Step(
                 value_name=f"_v{number}",
                 deprived_name=f"_d{number}",
                 numerator=int(ind.weight * denominator),
                 dimension_bit=1 << dim_index,
+                verified_reads=ind.reads if ind.counts_when == "verified" else None,
+                unknown_name=f"_u{number}" if ind.unknown_expression is not None else None,
+                unknown_treatment=ind.unknown_treatment,
+                weight=ind.weight,
+                share=ind.weight / dimensions[dim_index].weight if dimensions[dim_index].weight else Fraction(0),
+                dimension_index=dim_index,
                 row={
                     "key": ind.key,
                     "dimension": ind.dimension,
@@ -572,11 +745,65 @@ class _MeasureLoader:
                     "cutoff": ind.cutoff,
                     "weight": float(ind.weight),
                     "weight_exact": str(ind.weight),
+                    # The weight as the file writes it; "weight" is the one applied, which differs only when
+                    # an unknown indicator's weight is shared (see unknown_if in poverty_measure.yaml).
+                    "rule_weight_exact": str(ind.weight),
+                    "counts_when": ind.counts_when,
+                    "unit": ind.unit,
                 },
             )
             for number, (ind, dim_index) in enumerate(compiled)
         )
         return tuple(dimensions), steps, denominator, program
+
+    def unknown_treatment(self, place: str, ind: Mapping[str, Any]) -> str:
+        raw = ind.get("unknown")
+        if ind.get("unknown_if") is None:
+            if raw is not None:
+                self.problem(f"{place} unknown", "says what an unknown counts as, but there is no unknown_if "
+                             "saying when the indicator is unknown")
+            return "exclude"
+        if raw not in UNKNOWN_TREATMENTS:
+            self.problem(f"{place} unknown", f"must be one of {', '.join(UNKNOWN_TREATMENTS)} (found {raw!r})")
+            return "exclude"
+        return str(raw)
+
+    def counts_when(self, place: str, raw: Any) -> str:
+        if raw is None:
+            return "answered"
+        if raw not in COUNTS_WHEN:
+            self.problem(f"{place} counts_when", f"must be one of {', '.join(COUNTS_WHEN)} (found {raw!r})")
+            return "answered"
+        return str(raw)
+
+    def answers_read(self, ind: Mapping[str, Any]) -> tuple[str, ...]:
+        """The form answers behind an indicator, following worked-out values back to the fields they read."""
+        derived: tuple[dict[str, str], dict[str, str], set[str]] = getattr(self, "derived", ({}, {}, set()))
+        household_derived, member_derived, parameters = derived
+        texts = [str(ind.get("value")), str(ind.get("deprived_if"))]
+        household: set[str] = set()
+        member: set[str] = set()
+        seen: set[str] = set()
+        while texts:
+            text = texts.pop()
+            for name in _names(text) - parameters - _MEASURE_NAMES - seen:
+                seen.add(name)
+                if name in household_derived:
+                    texts.append(household_derived[name])
+                else:
+                    household.add(name)
+            # Per-member conditions of this text, then the member values they use (whole expressions).
+            pending = _member_names(text)
+            while pending:
+                name = pending.pop()
+                if name in seen or name in parameters or name == "as_of":
+                    continue
+                seen.add(name)
+                if name in member_derived:
+                    pending |= _names(member_derived[name])
+                else:
+                    member.add(name)
+        return tuple(sorted(household)) + tuple(f"members.{name}" for name in sorted(member))
 
     def load_shares(self, place: str, indicators: list[Any]) -> list[Fraction]:
         given = [ind.get("share") for ind in indicators if isinstance(ind, Mapping)]
@@ -773,7 +1000,7 @@ def _fields_read(
 
 
 def _load_priority(rules_dir: Path, measure: Measure) -> Priority:
-    sources = _read_sources(rules_dir, (MEASURE_FILE, CATEGORY_FILE, PRIORITY_FILE))
+    sources = _read_sources(rules_dir, (*MEASURE_FILES, PRIORITY_FILE))
     problems: list[str] = []
     raw = _read_yaml(PRIORITY_FILE, sources[PRIORITY_FILE], problems)
     if raw is None:
@@ -881,6 +1108,10 @@ def _namespace(measure: Measure, data: Mapping[str, Any], as_of: dt.date) -> dic
     namespace = dict(data)  # shallow: members are copied one level below, nothing else is touched
     namespace.update(measure._base)
     namespace["as_of"] = as_of
+    lines = measure.lines_on(as_of)  # the money lines at the prices of the scoring month
+    namespace["poverty_line"] = lines.poverty_line
+    namespace["deep_poverty_line"] = lines.deep_poverty_line
+    namespace["price_factor"] = float(lines.price_factor)
     member_base = dict(measure.parameters)
     member_base["as_of"] = as_of
     members = []
@@ -894,6 +1125,30 @@ def _namespace(measure: Measure, data: Mapping[str, Any], as_of: dt.date) -> dic
     namespace["members"] = members
     measure._household_program(namespace)
     return namespace
+
+
+def _unverified(reads: tuple[str, ...], data: Mapping[str, Any],
+                sources: Mapping[str, Any]) -> tuple[str, ...]:
+    """The answers behind a deprivation that claim something and are not verified (empty: it counts).
+
+    A blank or a "no" claims nothing, so it needs no proof; a member field is checked for every member.
+    """
+    missing: list[str] = []
+    members = data.get("members") or ()
+    for read in reads:
+        if read.startswith("members."):
+            name = read.split(".", 1)[1]
+            answers = [(f"members.{index}.{name}", member.get(name)) for index, member in enumerate(members)
+                       if isinstance(member, Mapping)]
+        else:
+            answers = [(read, data.get(read))]
+        for path, answer in answers:
+            if answer is None or answer is False or answer == "" or answer == []:
+                continue
+            entry = sources.get(path)
+            if not (isinstance(entry, Mapping) and entry.get("how") in VERIFIED_HOW):
+                missing.append(path)
+    return tuple(missing)
 
 
 def _as_date(as_of: Any) -> dt.date:
@@ -911,10 +1166,25 @@ def _score(measure: Measure, data: Mapping[str, Any], as_of: dt.date, as_of_text
     dimensions_hit = 0
     rows = []
     measure._indicator_program(namespace)
+    sources = data.get(SOURCES) or {}
+    unknown_keys: list[str] = []
+    unknown_weight = Fraction(0)
+    excluded: list[bool] = []
     for step in measure._steps:
         value = namespace[step.value_name]
-        deprived = bool(namespace[step.deprived_name])
-        if deprived:
+        unknown = step.unknown_name is not None and namespace[step.unknown_name]
+        if unknown:
+            # The answers cannot decide it: the rule file says what it counts as (never silently).
+            unknown_keys.append(step.row["key"])
+            unknown_weight += step.weight
+            deprived = step.unknown_treatment == "deprived"
+        else:
+            deprived = bool(namespace[step.deprived_name])
+        unverified = _unverified(step.verified_reads, data, sources) if deprived and step.verified_reads else ()
+        counted = deprived and not unverified
+        # Left out of the score with its weight shared (Alkire–Foster): an unknown the rules exclude.
+        excluded.append(bool(unknown) and step.unknown_treatment == "exclude")
+        if counted:
             numerator += step.numerator
             deprived_count += 1
             dimensions_hit |= step.dimension_bit
@@ -923,10 +1193,23 @@ def _score(measure: Measure, data: Mapping[str, Any], as_of: dt.date, as_of_text
         row = dict(step.row)  # the fixed part (key, labels, weight) is shared; copy() is the cheap way
         row["value"] = value
         row["deprived"] = deprived
+        # ``deprived`` is what the answers say; ``counted`` whether it adds its weight to the score.
+        row["counted"] = counted
+        row["unknown"] = bool(unknown)
+        if unknown:
+            row["unknown_counts_as"] = step.unknown_treatment
+        if unverified:
+            row["reason"] = "unverified"
+            row["unverified"] = list(unverified)
         rows.append(row)
-    score, score_exact, score_float, poor = measure._score_forms(numerator)
+    if any(excluded):
+        score = _reweighted(measure, rows, excluded)
+        score_exact, score_float, poor = str(score), round(float(score), 6), score >= measure.k
+    else:
+        score, score_exact, score_float, poor = measure._score_forms(numerator)
     income = namespace.get("income_per_ae")
-    category = measure._categorise(score, income)
+    lines = measure.lines_on(as_of)
+    category = measure._categorise(score, income, unknown_weight, lines)
 
     # The values read, as they were: most are plain JSON values, so test the type before converting.
     plain = _PLAIN_TYPES
@@ -944,6 +1227,8 @@ def _score(measure: Measure, data: Mapping[str, Any], as_of: dt.date, as_of_text
                 record[name] = item if type(item) in plain else _jsonable(item)
             member_inputs.append(record)
     inputs["members"] = member_inputs
+    # How each answer was known when scored: a recomputation from the inputs counts the same indicators.
+    inputs[SOURCES] = _jsonable(sources)
     return Scoring(
         rule_version=measure.rule_version,
         as_of=as_of_text,
@@ -957,11 +1242,43 @@ def _score(measure: Measure, data: Mapping[str, Any], as_of: dt.date, as_of_text
         income_per_ae=None if income is None else round(float(income), 2),
         k=str(measure.k),
         deep_k=str(measure.deep_k),
-        poverty_line=measure.poverty_line,
-        deep_poverty_line=measure.deep_poverty_line,
+        poverty_line=lines.poverty_line,
+        deep_poverty_line=lines.deep_poverty_line,
         multidimensionally_poor=poor,
         category=category,
+        unknown_indicators=unknown_keys,
+        unknown_weight=str(unknown_weight),
+        max_unknown_weight=str(measure.max_unknown_weight),
+        price_month=lines.price_month,
+        price_factor=str(lines.price_factor),
     )
+
+
+def _reweighted(measure: Measure, rows: list[dict[str, Any]], excluded: list[bool]) -> Fraction:
+    """The score when unknown indicators are left out (Alkire–Foster): each left-out indicator's weight is
+    shared among the known indicators of its dimension, in proportion to their weights, and a dimension
+    with nothing known shares its weight among the other dimensions the same way. Sets each row's applied
+    weight (0 when left out); the score is the sum of the applied weights of the indicators that count.
+    """
+    steps = measure._steps
+    known_share = [Fraction(0)] * len(measure.dimensions)
+    for step, left_out in zip(steps, excluded, strict=True):
+        if not left_out:
+            known_share[step.dimension_index] += step.share
+    known_total = sum((dim.weight for dim, share in zip(measure.dimensions, known_share, strict=True) if share),
+                      Fraction(0))
+    score = Fraction(0)
+    for step, left_out, row in zip(steps, excluded, rows, strict=True):
+        share = known_share[step.dimension_index]
+        if left_out or not share or not known_total:
+            weight = Fraction(0)
+        else:
+            weight = measure.dimensions[step.dimension_index].weight * step.share / share / known_total
+        row["weight"] = float(weight)
+        row["weight_exact"] = str(weight)
+        if row["counted"]:
+            score += weight
+    return score
 
 
 def score_household(measure: Measure, data: Mapping[str, Any], *, as_of: dt.date) -> Scoring:
@@ -979,9 +1296,67 @@ def score_many(measure: Measure, households: Iterable[Mapping[str, Any]], *,
         yield _score(measure, data, day, text)
 
 
-def categorise(measure: Measure, *, score: Fraction | str, income_per_ae: float | None) -> str:
-    """The category poverty_category.dmn gives a score and an income, e.g. to re-read a stored raw score."""
-    return measure._categorise(Fraction(score), income_per_ae)
+def categorise(measure: Measure, *, score: Fraction | str, income_per_ae: float | None,
+               unknown_weight: Fraction | str = Fraction(0), poverty_line: float | None = None,
+               deep_poverty_line: float | None = None) -> str:
+    """The category poverty_category.dmn gives a score and an income, e.g. to re-read a stored raw score.
+
+    Pass the stored score's ``unknown_weight`` and lines (they follow prices); without lines, the lines
+    at the reference year's prices are used.
+    """
+    lines = None
+    if poverty_line is not None and deep_poverty_line is not None:
+        lines = Lines(poverty_line, deep_poverty_line, Fraction(1), None, None)
+    return measure._categorise(Fraction(score), income_per_ae, Fraction(unknown_weight), lines)
+
+
+#: The inputs of the category table that are the household's own (the others are the rules' numbers).
+_HOUSEHOLD_CATEGORY_INPUTS = ("score", "income_per_ae")
+#: Which input each fact of ``category_reason`` is about (by the fact's first word).
+_FACT_INPUT = {"score": "score", "income": "income_per_ae"}
+
+
+def category_reason(measure: Measure, *, score: Fraction | str, income_per_ae: float | None) -> dict[str, Any]:
+    """Why the category table gives its category: the rule that matched, as codes and numbers.
+
+    ``code`` is the matching rule's id in poverty_category.dmn; ``tested`` the household's inputs that
+    rule compares; ``facts`` how the household stands against each cut-off and line, whichever rule
+    matched (``because``: those of them about a tested input). Words are the pages' business.
+    """
+    exact = Fraction(score)
+    table = measure._category_base.copy()
+    table["score"] = exact
+    table["income_per_ae"] = income_per_ae
+    # The loader requires a last rule that matches everything, so one always does.
+    rule = next(rule for rule, (test, _category) in zip(measure.category_rules, measure._category_tests, strict=True)
+                if test(table))
+    facts = ["score_at_least_deep_k" if exact >= measure.deep_k
+             else "score_at_least_k" if exact >= measure.k else "score_below_k"]
+    if income_per_ae is None:
+        facts.append("income_unknown")
+    elif income_per_ae < measure.deep_poverty_line:
+        facts.append("income_below_deep_poverty_line")
+    elif income_per_ae < measure.poverty_line:
+        facts.append("income_below_poverty_line")
+    else:
+        facts.append("income_at_or_above_poverty_line")
+    tested = [name for name in _HOUSEHOLD_CATEGORY_INPUTS if name in _names(rule.condition)]
+    return {
+        "code": rule.rule_id,
+        "rule": rule.row,
+        "category": rule.category,
+        "tested": tested,
+        "facts": facts,
+        "because": [fact for fact in facts if _FACT_INPUT[fact.split("_")[0]] in tested],
+        "numbers": {
+            "score": str(exact),
+            "k": str(measure.k),
+            "deep_k": str(measure.deep_k),
+            "income_per_ae": None if income_per_ae is None else round(float(income_per_ae), 2),
+            "poverty_line": measure.poverty_line,
+            "deep_poverty_line": measure.deep_poverty_line,
+        },
+    }
 
 
 def aggregate(measure: Measure, scorings: Iterable[Scoring | Mapping[str, Any]]) -> dict[str, Any]:
@@ -1020,6 +1395,10 @@ def _priority_values(priority: Priority, data: Mapping[str, Any], scoring: Scori
     namespace = _namespace(priority.measure, data, _as_date(as_of))
     stored = scoring.to_dict() if isinstance(scoring, Scoring) else scoring
     namespace.update({name: stored.get(name) for name in _SCORING_NAMES})
+    # The lines the household was scored with; a score stored before they were kept reads today's.
+    for name in ("poverty_line", "deep_poverty_line"):
+        if namespace[name] is None:
+            namespace[name] = getattr(priority.measure.lines_on(_as_date(as_of)), name)
     namespace["score"] = _score_of(scoring)
     return [key.evaluate(namespace) for key in priority.keys]
 

@@ -27,7 +27,8 @@ from registry.models import (
 )
 from registry.names import matches, name_tokens
 from registry.paging import PER_PAGE, Page, page_of
-from registry.registration import MEMBERS, member_data
+from registry.registration import MEMBERS, SOURCES, member_data
+from registry.verification import household_sources
 
 T = TypeVar("T")
 
@@ -109,6 +110,8 @@ def scoring_data(household: Household) -> dict[str, Any]:
     """The household as the poverty measure reads it: its living conditions and its members."""
     data = dict(household.living_conditions or {})
     data[MEMBERS] = [member_data(p) for p in household.members]
+    # How each answer is known: the measure counts some indicators only on verified answers.
+    data[SOURCES] = household_sources(household)
     return data
 
 
@@ -126,6 +129,8 @@ class RescoreSummary:
     changed: int = 0
     transitions: dict[str, int] = field(default_factory=dict)
     rule_version: str = ""
+    #: How many new scores give each reason (registry.scores.ChangeReason): rules, data, time.
+    reasons: dict[str, int] = field(default_factory=dict)
 
 
 def rescore(session: Session, *, rules_dir: str, now: dt.datetime, directorate: str | None = None,
@@ -136,11 +141,12 @@ def rescore(session: Session, *, rules_dir: str, now: dt.datetime, directorate: 
     batch, so a long run keeps what it did if interrupted; ``progress`` gets the count done. A case's
     history notes the households whose category changed.
     """
-    from registry import eligibility
+    from registry import eligibility, scores
     from registry.operations import local_date, score_row
 
     measure = eligibility.load_measure(rules_dir)
     summary = RescoreSummary(rule_version=measure.rule_version)
+    scores.keep_rule_version(session, measure, now=now)  # committed with the first batch that uses it
     query = select(Household.id).order_by(Household.id)
     if directorate:
         query = query.join(Directorate).where(Directorate.code == directorate)
@@ -151,20 +157,24 @@ def rescore(session: Session, *, rules_dir: str, now: dt.datetime, directorate: 
         scorings = eligibility.score_many(measure, [scoring_data(h) for h in households], as_of=local_date(now))
         rows, changed = [], []
         for household, scoring in zip(households, scorings, strict=True):
-            rows.append(score_row(measure, scoring, household_id=household.id, case_id=None,
-                                  directorate_id=household.directorate_id, actor_id=None, now=now))
             before = previous.get(household.id)
+            row = score_row(measure, scoring, household_id=household.id, case_id=None,
+                            directorate_id=household.directorate_id, actor_id=None, now=now, previous=before)
+            rows.append(row)
+            for reason in row["reasons"]:
+                summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
             if before is not None and before.category != scoring.category:
                 key = f"{before.category} → {scoring.category}"
                 summary.transitions[key] = summary.transitions.get(key, 0) + 1
-                changed.append((household.id, before.category, scoring.category))
+                changed.append((household.id, before.category, scoring.category, row["reasons"]))
         session.execute(insert(EligibilityScore), rows)
         open_cases = dict(session.execute(select(Case.household_id, Case.id).where(
-            Case.household_id.in_([h for h, _b, _a in changed]), Case.status == CaseStatus.OPEN.value)).tuples().all())
-        for household_id, before_category, after_category in changed:
+            Case.household_id.in_([h for h, *_rest in changed]), Case.status == CaseStatus.OPEN.value)).tuples().all())
+        for household_id, before_category, after_category, reasons in changed:
             record_event(session, actor_id=None, case_id=open_cases.get(household_id), action="household_rescored",
                          at=now, details={"household_id": household_id, "before": before_category,
-                                          "after": after_category, "rule_version": measure.rule_version})
+                                          "after": after_category, "rule_version": measure.rule_version,
+                                          "reasons": reasons})
         summary.households += len(rows)
         summary.changed += len(changed)
         session.commit()

@@ -115,6 +115,8 @@ class Household(Base):
     living_conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     consent_data_exchange: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[dt.datetime | None]
+    #: Where each household answer came from, by field name (registry.verification describes an entry).
+    sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -152,6 +154,8 @@ class Person(Base):
     health_insurance: Mapped[bool] = mapped_column(Boolean, default=False)
     schooling: Mapped[str | None] = mapped_column(String(20))
     work: Mapped[str | None] = mapped_column(String(30))
+    #: Where each of this person's values came from, by member field name (see registry.verification).
+    sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     household: Mapped[Household] = relationship(back_populates="members")
@@ -219,6 +223,26 @@ class EligibilityScore(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The household's score before this one, and what changed since it (registry.scores.ChangeReason values).
+    previous_score_id: Mapped[int | None] = mapped_column(ForeignKey("eligibility_scores.id"))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class RuleVersion(Base):
+    """The rule files a rule version is made of, kept the first time it scores a household.
+
+    With a score's stored inputs and date they recompute it from the database alone. Many deployed
+    process versions may share one rule version (their rule files are the same); scores name it by label.
+    """
+
+    __tablename__ = "rule_versions"
+
+    label: Mapped[str] = mapped_column(String(80), primary_key=True)
+    #: SHA-256 of the files (the label ends with its first 12 characters).
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: File name (as in rules/) to its text; large and needed only to recompute, so loaded on demand.
+    files: Mapped[dict[str, Any]] = mapped_column(deferred=True)
+    first_used_at: Mapped[dt.datetime]
 
 
 class WaitingPriority(Base):

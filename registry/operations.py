@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.catalog import OperationContext, register_choice_provider, register_form_check, register_operation
-from registry import eligibility
+from registry import eligibility, scores
 from registry.audit import record_event
 from registry.models import (
     Case,
@@ -31,7 +31,8 @@ from registry.models import (
     User,
 )
 from registry.names import search_key
-from registry.registration import MEMBERS, living_conditions, person_values
+from registry.registration import MEMBERS, SOURCES, living_conditions, person_values
+from registry.verification import household_sources, registration_sources, store_sources
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MAX_EXTENSION_WEEKS = 12
@@ -100,14 +101,19 @@ def save_household(context: OperationContext) -> dict[str, Any]:
     for old in session.scalars(select(Person).where(Person.household_id == household.id, Person.active)):
         old.active = False
     session.flush()
+    persons = []
     for position, member in enumerate(data.get(MEMBERS) or []):
         values = person_values(member)
-        session.add(Person(household_id=household.id, position=position, active=True,
-                           name_search=search_key(f"{values['name_ar']} {values['name_latin'] or ''}"), **values))
+        persons.append(Person(household_id=household.id, position=position, active=True,
+                              name_search=search_key(f"{values['name_ar']} {values['name_latin'] or ''}"), **values))
+    session.add_all(persons)
     case.household_id = household.id
     case.applicant_national_id = data.get("head_national_id")
-    session.flush()
     corrections = prefill_differences(case.prefill or {}, data)
+    store_sources(household, persons, registration_sources(
+        case.prefill or {}, data, corrections=corrections, reason=data.get("correction_reason"),
+        actor_id=context.actor_id, today=local_date(context.now)))
+    session.flush()
     if corrections:
         record_event(session, actor_id=context.actor_id, case_id=case.id, action="field_corrected", at=context.now,
                      details={"corrections": corrections, "reason": data.get("correction_reason")})
@@ -132,8 +138,12 @@ def score_eligibility(context: OperationContext) -> dict[str, Any]:
     """Score multidimensional poverty with the rule files and keep the scoring (never overwritten)."""
     case = _case(context)
     assert case.household_id is not None, "the household must be recorded before it is scored"
+    household = context.session.get(Household, case.household_id)
+    assert household is not None
+    # The form's answers with how each is known (the registry keeps that, not the form's data).
+    data = {**context.data, SOURCES: household_sources(household)}
     scoring = store_score(context.session, household_id=case.household_id, case_id=case.id,
-                          directorate_id=case.directorate_id, data=context.data,
+                          directorate_id=case.directorate_id, data=data,
                           rules_dir=context.rules_dir, actor_id=context.actor_id, now=context.now)
     record_event(context.session, actor_id=context.actor_id, case_id=case.id, action="eligibility_scored",
                  at=context.now, details={"score": scoring.score, "category": scoring.category,
@@ -147,24 +157,37 @@ def store_score(session: Session, *, household_id: int, case_id: int | None, dir
                 now: dt.datetime) -> eligibility.Scoring:
     measure = eligibility.load_measure(rules_dir or DATA_DIR.parent / "rules")
     scoring = eligibility.score_household(measure, data, as_of=local_date(now))
+    scores.keep_rule_version(session, measure, now=now)
     session.add(EligibilityScore(**score_row(measure, scoring, household_id=household_id, case_id=case_id,
-                                             directorate_id=directorate_id, actor_id=actor_id, now=now)))
+                                             directorate_id=directorate_id, actor_id=actor_id, now=now,
+                                             previous=scores.latest_score(session, household_id))))
     session.flush()
     return scoring
 
 
 def score_row(measure: eligibility.Measure, scoring: eligibility.Scoring, *, household_id: int,
-              case_id: int | None, directorate_id: int, actor_id: int | None, now: dt.datetime) -> dict[str, Any]:
+              case_id: int | None, directorate_id: int, actor_id: int | None, now: dt.datetime,
+              previous: EligibilityScore | None) -> dict[str, Any]:
     """The stored form of one scoring; each indicator carries its dimension's label, so the
-    explanation reads the same later, whatever the rule files say by then."""
+    explanation reads the same later, whatever the rule files say by then.
+
+    ``previous`` is the household's latest score before this one: the row says what changed since it.
+    The measure's rule version must be kept (``scores.keep_rule_version``) in the same transaction.
+    """
     dimension_labels = {d.key: dict(d.label) for d in measure.dimensions}
     indicators = [{**i, "dimension_label": dimension_labels.get(i["dimension"])} for i in scoring.indicators]
+    details = {k: v for k, v in scoring.to_dict().items() if k not in ("indicators", "inputs")}
+    # The category table compared the unrounded income (a household value); the reason must match it.
+    income = scoring.household_values.get("income_per_ae", scoring.income_per_ae)
+    details["category_reason"] = eligibility.category_reason(measure, score=scoring.score_exact,
+                                                             income_per_ae=income)
     return {"household_id": household_id, "case_id": case_id, "directorate_id": directorate_id,
             "rule_version": scoring.rule_version, "inputs": scoring.inputs, "indicators": indicators,
             "score": scoring.score, "score_exact": scoring.score_exact, "category": scoring.category,
             # The rest of the scoring (lines, cut-offs, counts); indicators and inputs have columns of their own.
-            "details": {k: v for k, v in scoring.to_dict().items() if k not in ("indicators", "inputs")},
-            "created_at": now, "created_by_id": actor_id}
+            "details": details, "created_at": now, "created_by_id": actor_id,
+            "previous_score_id": previous.id if previous is not None else None,
+            "reasons": scores.change_reasons(measure, scoring, previous)}
 
 
 def request_documents(context: OperationContext, missing: Any = None, note: Any = None) -> dict[str, Any]:
@@ -309,11 +332,14 @@ def prefill_differences(prefill: dict[str, Any], values: dict[str, Any]) -> list
             known = (given.get(MEMBERS) or [])[index] if index < len(given.get(MEMBERS) or []) else {}
             person = submitted_members.get(known.get("national_id"))
             before, after = known.get(name), (person or {}).get(name) if person else None
-            label = f"{known.get('name_ar') or known.get('national_id')}: {name}"
+            member = known.get("name_ar") or known.get("national_id")
+            label = f"{member}: {name}"
         else:
-            before, after, label = given.get(path), values.get(path), path
+            before, after, label, name, member = given.get(path), values.get(path), path, path, None
         if before is not None and before != after:
-            changes.append({"field": label, "before": before, "after": after, "source": origin.get("source")})
+            # ``field`` names it for people; ``name`` (the form field), ``member`` and ``path`` for the pages.
+            changes.append({"field": label, "name": name, "member": member, "path": path, "before": before,
+                            "after": after, "source": origin.get("source"), "as_of": origin.get("as_of")})
     return changes
 
 

@@ -108,7 +108,8 @@ class VersionRow:
     version: ProcessVersion
     running: int
     completed: int
-    deployed_by: str | None
+    #: The deploying user's name in each language (none for a command on the server).
+    deployed_by: dict[str, str] | None
 
 
 @dataclass
@@ -147,7 +148,7 @@ def version_rows(session: Session, process_id: str) -> list[VersionRow]:
             select(ProcessInstance.process_version_id, ProcessInstance.status, func.count())
             .where(ProcessInstance.process_version_id.in_([v.id for v in versions]))
             .group_by(ProcessInstance.process_version_id, ProcessInstance.status)).tuples()}
-    names = {u.id: u.full_name for u in session.scalars(
+    names = {u.id: {lang: u.display_name(lang) for lang in ("en", "ar")} for u in session.scalars(
         select(User).where(User.id.in_({v.deployed_by_id for v in versions if v.deployed_by_id})))}
     return [VersionRow(version=v, running=counts.get((v.id, InstanceStatus.RUNNING.value), 0),
                        completed=counts.get((v.id, InstanceStatus.COMPLETED.value), 0),

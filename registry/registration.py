@@ -54,11 +54,15 @@ READ_FIELDS = (*HOUSEHOLD_FIELDS, *CASE_FIELDS, MEMBERS)
 #: Names in a registration's data that the case puts there when it starts (not form fields).
 CASE_DATA = ("case_id", "case_reference", "directorate", "initiator", "channel", "prefill_provenance",
              "prefill_unavailable", "corrections")
+#: The registration's answer listing the answers a document reception saw proves (registry.verification).
+VERIFIED_BY_DOCUMENT = "verified_by_document"
+#: Where each answer came from, by value path, as the poverty measure receives it with a household's data.
+SOURCES = "sources"
 
 
 def living_conditions(data: Mapping[str, Any]) -> dict[str, Any]:
     """The registration's answers about the home: everything not kept in a column or on the case."""
-    kept = frozenset(READ_FIELDS) | frozenset(CASE_DATA)
+    kept = frozenset(READ_FIELDS) | frozenset(CASE_DATA) | {VERIFIED_BY_DOCUMENT, SOURCES}
     return {k: v for k, v in data.items() if k not in kept}
 
 

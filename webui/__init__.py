@@ -47,7 +47,7 @@ def _compile_translations(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     from registry.models import User
-    from webui import api, auth, cases, health, households, inbox, processes, requests, security, tasks
+    from webui import api, auth, cases, explanations, health, households, inbox, processes, requests, security, tasks
     from webui.errors import register_error_handlers
     from webui.rendering import register_template_helpers
 
@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     register_error_handlers(app)
     register_template_helpers(app)
+    explanations.register_template_helpers(app)
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from engine.errors import FormInvalid, NotFoundForActor, StaleState, TaskAlreadyCompleted, TaskNotClaimable
 from engine.forms import FieldDef
 from registry import auth as auth_service
-from registry import cases, idempotency
+from registry import cases, idempotency, scores
 from registry.errors import Conflict, DuplicateApplicant, InvalidCredentials, NotPermitted
 from registry.models import Case, User
 from webui import schemas
@@ -189,7 +189,8 @@ def get_task(task_id: str) -> Any:
     lang = _lang()
     return jsonify(schemas.task_detail(
         view.task, form_title=pick(view.form.title, lang), version=view.version,
-        form_fields=[_field(f, view.values.get(f.name), view.choices, lang) for f in view.form.fields]))
+        form_fields=[_field(f, view.values.get(f.name), view.choices, lang) for f in view.form.fields],
+        sources=view.sources))
 
 
 @bp.route("/tasks/<task_id>/claim", methods=["POST"])
@@ -248,6 +249,13 @@ def get_case(case_id: int) -> Any:
     view = cases.case_view(db_session(), actor=_actor(), case_id=case_id, history_page=query["history_page"],
                            submission_forms=())  # the API's case answer lists no submissions
     return jsonify(schemas.case(view))
+
+
+@bp.route("/scores/<id:score_id>/recompute")
+@token_required
+def recompute_score(score_id: int) -> Any:
+    """Score the stored inputs again with the stored rules of the score's version, and compare."""
+    return jsonify(schemas.recomputation(scores.recompute_for_actor(db_session(), actor=_actor(), score_id=score_id)))
 
 
 @bp.route("/openapi.json")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid
 from engine.forms import national_id_is_valid, normalize_national_id
-from registry import cases, documents, process_catalogue
+from registry import cases, documents, explanations, process_catalogue, scores
+from registry.operations import local_date
+from webui import letters
 from webui.db import db_session, document_storage, library, ministry_sources, now
+from webui.explanations import LetterText, current_measure, letter_text
 from webui.messages import translate_errors
 from webui.requests import database_id
 
@@ -45,6 +49,52 @@ def diagram(case_id: int) -> Any:
     if found is None:
         abort(404)
     return Response(process_catalogue.source_text(found.version, found.diagram), mimetype="application/xml")
+
+
+@bp.route("/cases/<id:case_id>/scores/compare")
+@login_required
+def compare_scores(case_id: int) -> Any:
+    """Two scores of the case side by side (``a`` the earlier, ``b`` the later): what differs and why."""
+    a, b = request.args.get("a", type=database_id), request.args.get("b", type=database_id)
+    if a is None or b is None:
+        abort(400)
+    comparison = scores.compare_scores(db_session(), actor=current_user, case_id=case_id, a_id=a, b_id=b)
+    return render_template("cases/compare.html", comparison=comparison)
+
+
+def _letter(case_id: int) -> tuple[str, LetterText]:
+    """The decision letter's words, in the language asked for (the household's) or the page's."""
+    from webui import current_language
+
+    lang = request.args.get("lang") if request.args.get("lang") in ("ar", "en") else current_language()
+    found = explanations.decision_letter(db_session(), actor=current_user, case_id=case_id, lang=lang,
+                                         today=local_date(now()), measure=current_measure())
+    with force_locale(lang):
+        return lang, letter_text(found, lang)
+
+
+@bp.route("/cases/<id:case_id>/letter")
+@login_required
+def letter(case_id: int) -> Any:
+    """The household's decision letter, printable; staff of the case's directorate only."""
+    lang, text = _letter(case_id)
+    return render_template("cases/letter.html", text=text, letter_lang=lang, case_id=case_id)
+
+
+@bp.route("/cases/<id:case_id>/letter.pdf")
+@login_required
+def letter_pdf(case_id: int) -> Any:
+    lang, text = _letter(case_id)
+    try:
+        pdf = letters.letter_pdf(text, font_dir=current_app.config.get("LETTER_FONT_DIR", letters.DEFAULT_FONT_DIR))
+    except letters.FontsMissing as err:
+        message = _("The letter cannot be made as a PDF: its fonts are not installed on the server (%(fonts)s, "
+                    "Debian package fonts-dejavu-core). The printable page still works.", fonts=", ".join(err.missing))
+        return render_template("error.html", status=503, message=message), 503
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="decision-{case_id}-{lang}.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/cases/<id:case_id>/reassign", methods=["POST"])

@@ -16,6 +16,7 @@ from webui.db import db_session, deployed_library, library, ministry_sources, no
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.orm import Session
 
 db_cli = AppGroup("db", help="Database schema (Alembic).")
 processes_cli = AppGroup("processes", help="Process, form and rule files.")
@@ -273,3 +274,45 @@ def rescore_command(directorate: str | None) -> None:
                f"{summary.changed} changed category")
     for transition, count in sorted(summary.transitions.items()):
         click.echo(f"  {transition}: {count}")
+    if summary.reasons:
+        click.echo("what changed since each household's score before: " + ", ".join(
+            f"{reason} {count}" for reason, count in sorted(summary.reasons.items())))
+
+
+@registry_cli.command("recompute")
+@click.option("--score", "score_ids", type=int, multiple=True, help="A stored score's id (repeat for several).")
+@click.option("--all", "every", is_flag=True, help="Every stored score.")
+def recompute_command(score_ids: tuple[int, ...], every: bool) -> None:
+    """Recompute stored scores from their stored inputs and the stored rules of their version (the database
+    alone, no rule files), and confirm each or show what differs. Exits 1 if any score cannot be confirmed.
+    """
+    from registry import scores
+
+    if bool(score_ids) == every:
+        raise click.UsageError("give either --all or one or more --score ID")
+    session = db_session()
+    confirmed = unconfirmed = 0
+    for result in scores.recompute_all(session, score_ids=list(score_ids) if score_ids else None):
+        if result.confirmed:
+            confirmed += 1
+            if score_ids:
+                click.echo(f"score {result.score_id}: confirmed (rules {result.rule_version}, {result.as_of})")
+            continue
+        unconfirmed += 1
+        click.echo(f"score {result.score_id}: {result.outcome.value.replace('_', ' ')} "
+                   f"(rules {result.rule_version}, {result.as_of}){': ' + result.problem if result.problem else ''}")
+        for difference in result.differences:
+            click.echo(f"  - {difference.what}: stored {difference.stored!r}, recomputed {difference.recomputed!r}")
+    missing = sorted(set(score_ids) - set(_found_scores(session, score_ids))) if score_ids else []
+    for score_id in missing:
+        click.echo(f"score {score_id}: no such score")
+    click.echo(f"{confirmed} score(s) confirmed, {unconfirmed + len(missing)} not confirmed")
+    sys.exit(1 if unconfirmed or missing else 0)
+
+
+def _found_scores(session: Session, score_ids: tuple[int, ...]) -> list[int]:
+    from sqlalchemy import select
+
+    from registry.models import EligibilityScore
+
+    return list(session.scalars(select(EligibilityScore.id).where(EligibilityScore.id.in_(score_ids))))

@@ -47,6 +47,8 @@ _IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~][ -~]*$"},
 }
 _TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+_SCORE_ID = {"name": "score_id", "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
 _CASE_ID = {"name": "case_id", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
 
@@ -145,6 +147,17 @@ def _paths() -> dict[str, dict[str, Any]]:
             "responses": _responses(ok=_ok(schemas.CaseSchema, "the case"), not_found=True,
                                     extra={"422": _error("an invalid query parameter")}),
         }},
+        "/scores/{score_id}/recompute": {"get": {
+            "operationId": "recomputeScore", "security": secured,
+            "summary": "Recompute a stored score from the database alone and confirm it, or say what differs",
+            "description": "Scores the stored inputs again, on the stored scoring date, with the rule files the "
+                           "database keeps for the score's rule version (never the files on disk), and compares "
+                           "score, category, lines and every indicator's value and result. For staff of the "
+                           "score's directorate.",
+            "parameters": [_SCORE_ID],
+            "responses": _responses(ok=_ok(schemas.RecomputationSchema, "the outcome and any differences"),
+                                    not_found=True),
+        }},
     }
 
 
@@ -163,7 +176,7 @@ def openapi_document() -> dict[str, Any]:
     for schema in (schemas.ErrorSchema, schemas.TokenRequest, schemas.CompleteRequest, schemas.CreateCaseRequest,
                    schemas.TokenSchema, schemas.OkSchema, schemas.TaskSchema, schemas.TaskListSchema,
                    schemas.TaskDetailSchema, schemas.CompletionSchema, schemas.CreatedCaseSchema,
-                   schemas.CaseSchema):
+                   schemas.CaseSchema, schemas.CategoryReasonSchema, schemas.RecomputationSchema):
         spec.components.schema(schema.__name__.removesuffix("Schema"), schema=schema)
     for path, operations in _paths().items():
         spec.path(path=path, operations=operations)

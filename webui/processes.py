@@ -10,9 +10,11 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine.catalog import OPERATIONS
 from engine.errors import FormInvalid, NotFoundForActor, ProcessInvalid
 from engine.forms import parse_form
 from registry import process_catalogue, process_migration
+from registry.vocabulary import current_vocabulary
 from webui import CONTENT_SECURITY_POLICY
 from webui.db import db_session, library, now
 from webui.messages import translate_errors
@@ -20,7 +22,7 @@ from webui.messages import translate_errors
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 
 #: An upload or an edit names one file of a deployment: a diagram, a decision table, rule data or a form.
-_EDITABLE = re.compile(r"^(processes/[a-z0-9_]+\.(bpmn|yaml)|rules/[a-z0-9_]+\.(dmn|yaml)|forms/[a-z0-9_]+\.yaml)$")
+_EDITABLE = re.compile(r"^(processes/[a-z0-9_]+\.(bpmn|yaml)|rules/[a-z0-9_]+\.(dmn|yaml|csv)|forms/[a-z0-9_]+\.yaml)$")
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
 
@@ -102,12 +104,70 @@ def edit(process_id: str) -> Any:
     if chosen not in files:
         abort(404)
     response = Response(render_template("processes/edit.html", version=latest, files=files, chosen=chosen,
-                                        text=process_catalogue.source_text(latest, chosen)))
-    if chosen.endswith(".dmn"):
-        # dmn-js places the bpmn.io logo (which its licence keeps visible) with style attributes; only those are
-        # allowed, on this page only (style elements and scripts stay under the app's policy).
+                                        text=process_catalogue.source_text(latest, chosen),
+                                        panel=_panel_choices(process_id, files) if chosen.endswith(".bpmn") else None))
+    if chosen.endswith((".dmn", ".bpmn")):
+        # dmn-js places the bpmn.io logo (which its licence keeps visible) with style attributes, and the BPMN
+        # properties panel sizes its boxes with them; only those are allowed, on this page only (style elements and
+        # scripts stay under the app's policy).
         response.headers["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; style-src-attr 'unsafe-inline'"
     return response
+
+
+def _panel_choices(process_id: str, files: list[str]) -> dict[str, Any]:
+    """What the modeler's properties panel offers: the latest version's forms, the vocabulary's stages and lane
+    roles (key and label in the user's language), the service operations, and the panel's words."""
+    from webui import current_language
+
+    lang = current_language()
+    words = current_vocabulary(db_session(), library(), process_id)
+    return {
+        "forms": [name[len("forms/"):-len(".yaml")] for name in files
+                  if name.startswith("forms/") and name.endswith(".yaml")],
+        "stages": [[key, words.label("stage", key, lang)] for key in words.keys("stages")],
+        "roles": [[key, words.label("role", key, lang)] for key in words.keys("roles") if key in words.lane_roles],
+        "operations": sorted(OPERATIONS),
+        "texts": _panel_texts(),
+    }
+
+
+def _panel_texts() -> dict[str, str]:
+    """The properties panel's words by their English text (the panel's own and ours), in the user's language."""
+    return {
+        # Groups and entries of our properties.
+        "Task": _("Task"), "Form": _("Form"), "Stage": _("Stage"), "Due in": _("Due in"), "Due date": _("Due date"),
+        "Assignee": _("Assignee"), "Condition": _("Condition"), "Default flow": _("Default flow"),
+        "Taken when no condition holds": _("Taken when no condition holds"), "Service": _("Service"),
+        "Operation": _("Operation"), "Result variable": _("Result variable"), "Parameters": _("Parameters"),
+        "Value (an expression)": _("Value (an expression)"), "Role (the lane's name)": _("Role (the lane's name)"),
+        "(none)": _("(none)"),
+        "An ISO 8601 duration, for example P2D (two days) or PT4H (four hours).":
+            _("An ISO 8601 duration, for example P2D (two days) or PT4H (four hours)."),
+        "An expression giving a date, for example plan_end_date.":
+            _("An expression giving a date, for example plan_end_date."),
+        "An expression giving a user id, for example case_manager_id.":
+            _("An expression giving a user id, for example case_manager_id."),
+        'An expression over the task data, for example decision == "approve".':
+            _('An expression over the task data, for example decision == "approve".'),
+        "The data name that keeps what the operation returns.":
+            _("The data name that keeps what the operation returns."),
+        # The base panel's words.
+        "General": _("General"), "Name": _("Name"), "ID": _("ID"), "Documentation": _("Documentation"),
+        "Element documentation": _("Element documentation"), "Process documentation": _("Process documentation"),
+        "Executable": _("Executable"), "Process name": _("Process name"), "Process ID": _("Process ID"),
+        "Create new list item": _("Add"), "Create": _("Add"), "Delete item": _("Delete"),
+        "Toggle section": _("Show or hide"), "Toggle list item": _("Show or hide"),
+        "ID must not be empty.": _("ID must not be empty."), "ID must be unique.": _("ID must be unique."),
+        "ID must not contain spaces.": _("ID must not contain spaces."),
+        "ID must be a valid QName.": _("ID must be a valid QName."),
+        "Select an element to edit its properties.": _("Select an element to edit its properties."),
+        # Element kinds, as the panel's header names them.
+        "User Task": _("User task"), "Service Task": _("Service task"), "Sequence Flow": _("Sequence flow"),
+        "Conditional Flow": _("Conditional flow"), "Default Flow": _("Default flow"),
+        "Exclusive Gateway": _("Exclusive gateway"), "Parallel Gateway": _("Parallel gateway"), "Lane": _("Lane"),
+        "Participant": _("Pool"), "Start Event": _("Start event"), "End Event": _("End event"),
+        "Process": _("Process"), "Collaboration": _("Collaboration"),
+    }
 
 
 def _posted_file() -> tuple[str, bytes]:
@@ -289,4 +349,5 @@ def migrate(process_id: str, number: int) -> Any:
 
 @bp.errorhandler(NotFoundForActor)
 def _not_found(_error: Exception) -> Any:
-    abort(404)
+    # A 404 raised here would not reach the app's 404 page (an error handler's own error is a 500): drawn directly.
+    return render_template("error.html", message=_("Not found."), status=404), 404

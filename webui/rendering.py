@@ -100,17 +100,29 @@ def case_fields(values: dict[str, Any] | None, lang: str) -> list[tuple[str, str
             for f, value in shown_case_fields(vocabulary(), values or {})]
 
 
-def choice_label(form_key: str, path: str, value: Any, lang: str) -> str:
-    """The label of a choice as its form file words it (``path`` like ``members.relation``)."""
+def _form_field(form_key: str, path: str) -> FieldDef | None:
+    """A field of a deployed form by its path (``members.relation`` for a group's row field)."""
     form = submission_form(form_key)
     fields = form.fields if form else ()
     field = None
     for part in path.split("."):
         field = next((f for f in fields if f.name == part), None)
         fields = field.fields if field else ()
+    return field
+
+
+def choice_label(form_key: str, path: str, value: Any, lang: str) -> str:
+    """The label of a choice as its form file words it (``path`` like ``members.relation``)."""
+    field = _form_field(form_key, path)
     if field is None:
         return str(value)
     return next((pick(c.label, lang) for c in field.choices if c.value == value), str(value))
+
+
+def field_label(form_key: str, path: str, lang: str) -> str:
+    """A field's label as its form file words it (``path`` like ``members.birth_date``); the path when unknown."""
+    field = _form_field(form_key, path)
+    return pick(field.label, lang) if field is not None else path
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -125,5 +137,6 @@ def register_template_helpers(app: Flask) -> None:
         REGISTRATION_FORM=REGISTRATION_FORM,
     )
     app.jinja_env.globals["label"] = lambda kind, key: label(kind, key, current_language())
+    app.jinja_env.globals["field_label"] = lambda form_key, path: field_label(form_key, path, current_language())
     app.jinja_env.globals["task_name"] = lambda record: task_name(record, current_language())
     app.jinja_env.globals["case_fields"] = lambda values: case_fields(values, current_language())

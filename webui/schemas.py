@@ -19,6 +19,8 @@ from engine.models import TaskRecord
 from registry.cases import CaseView, Completion
 from registry.paging import MAX_PER_PAGE, PER_PAGE
 from registry.registration import MEMBER_FIELDS, MemberField
+from registry.scores import Recomputation
+from registry.verification import household_sources
 
 # --- strict JSON fields --------------------------------------------------------------------------
 
@@ -211,6 +213,9 @@ class TaskDetailSchema(TaskSchema):
     form_title = fields.String(required=True)
     version = fields.Integer(required=True, metadata={"description": "send it back with the completion"})
     form_fields = fields.List(fields.Nested(FieldSchema), attribute="fields", data_key="fields", required=True)
+    sources = fields.Dict(required=True, metadata={
+        "description": "where each value of the case came from, by value path, as the household's `sources` "
+                       "(before the household is recorded: the ministries' pre-filled values)"})
 
 
 class CompletionSchema(Schema):
@@ -249,16 +254,88 @@ class HouseholdSchema(Schema):
     living_conditions = fields.Dict()
     consent_data_exchange = fields.Boolean()
     members = fields.List(fields.Nested(MemberSchema))
+    sources = fields.Function(household_sources, metadata={
+        "type": "object", "description": "where each value came from, by value path (members.0.birth_date): "
+        "how (declared, ministry, document, field_visit), the ministry and its date, who verified it and when, "
+        "and a correction's value before and reason"})
+
+
+def _detail(name: str) -> Any:
+    return lambda score: (score.details or {}).get(name)
+
+
+class CategoryReasonSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "the id of the rule of poverty_category.dmn "
+                                                                 "that gave the category"})
+    rule = fields.Integer(metadata={"description": "that rule's row, from 1"})
+    category = fields.String()
+    tested = fields.List(fields.String(), metadata={
+        "description": "the household's inputs that rule compares: score, income_per_ae"})
+    facts = fields.List(fields.String(), metadata={
+        "description": "how the household stands against the cut-offs and lines: score_at_least_deep_k, "
+                       "score_at_least_k, score_below_k; income_below_deep_poverty_line, income_below_poverty_line, "
+                       "income_at_or_above_poverty_line, income_unknown"})
+    because = fields.List(fields.String(), metadata={"description": "the facts about the inputs the rule tested"})
+    numbers = fields.Dict(metadata={"description": "score, k and deep_k (exact fractions as text), income_per_ae, "
+                                                   "poverty_line and deep_poverty_line (NIS per adult equivalent "
+                                                   "per month)"})
+
+
+_CATEGORY_REASON = CategoryReasonSchema()
 
 
 class ScoreSchema(Schema):
     id = fields.Integer()
-    rule_version = fields.String()
+    rule_version = fields.String(metadata={"description": "the rule version's label: the measure's version and a "
+                                                          "hash of its files, which the database keeps"})
     score = fields.Float()
     score_exact = fields.String()
     category = fields.String()
     indicators = fields.List(fields.Dict())
     created_at = fields.DateTime()
+    as_of = fields.Function(_detail("as_of"), metadata={"type": "string", "format": "date",
+                                                        "description": "the scoring date (ages are on this day)"})
+    inputs = fields.Dict(metadata={"description": "the values the rules read, as they were when scored"})
+    income_per_ae = fields.Function(_detail("income_per_ae"), metadata={
+        "type": ["number", "null"], "description": "monthly income per adult equivalent, NIS; null when unknown"})
+    k = fields.Function(_detail("k"), metadata={"type": "string", "description": "the poverty cut-off (fraction)"})
+    deep_k = fields.Function(_detail("deep_k"), metadata={"type": "string",
+                                                          "description": "the deep poverty cut-off (fraction)"})
+    poverty_line = fields.Function(_detail("poverty_line"), metadata={
+        "type": "number", "description": "NIS per adult equivalent per month"})
+    deep_poverty_line = fields.Function(_detail("deep_poverty_line"), metadata={
+        "type": "number", "description": "NIS per adult equivalent per month"})
+    category_reason = fields.Function(
+        lambda score: _CATEGORY_REASON.dump(score.details["category_reason"])
+        if (score.details or {}).get("category_reason") else None,
+        metadata={"anyOf": [{"$ref": "#/components/schemas/CategoryReason"}, {"type": "null"}],
+                  "description": "why the category: null for scores stored before reasons were kept"})
+    reasons = fields.List(fields.String(), metadata={
+        "description": "what changed since the household's score before: first_score, rules_changed, "
+                       "data_changed, time_passed (the date alone changed a result, e.g. an age), unchanged; "
+                       "not_recorded for scores stored before reasons were kept"})
+    previous_score_id = fields.Integer(allow_none=True, metadata={"description": "the household's score before"})
+
+
+class DifferenceSchema(Schema):
+    what = fields.String(required=True, metadata={
+        "description": "the result that differs: score_exact, category, income_per_ae, ... or indicator:<key>"})
+    stored = fields.Raw(allow_none=True)
+    recomputed = fields.Raw(allow_none=True)
+
+
+class RecomputationSchema(Schema):
+    score_id = fields.Integer(required=True)
+    rule_version = fields.String(required=True)
+    as_of = fields.String(allow_none=True, metadata={"format": "date"})
+    outcome = fields.Function(lambda r: r.outcome.value, required=True, metadata={
+        "type": "string", "enum": ["confirmed", "differs", "rules_not_stored", "rules_altered", "rules_unreadable"],
+        "description": "confirmed: the same score, category and indicator results; differs: see differences; "
+                       "rules_not_stored / rules_altered / rules_unreadable: the database lacks this version's "
+                       "files, they no longer match its label, or today's scorer refuses them (`problem` says why)"})
+    confirmed = fields.Boolean(required=True)
+    differences = fields.List(fields.Nested(DifferenceSchema), required=True)
+    problem = fields.String(allow_none=True)
 
 
 class EventSchema(Schema):
@@ -307,6 +384,7 @@ class CaseSchema(Schema):
     history_total = fields.Integer(required=True, metadata={"description": "events in the whole history"})
 
 
+_RECOMPUTATION = RecomputationSchema()
 _TASK = TaskSchema()
 _FIELDS = FieldSchema(many=True)
 _CASE = CaseSchema()
@@ -319,10 +397,11 @@ def task(record: TaskRecord) -> dict[str, Any]:
     return dumped
 
 
-def task_detail(record: TaskRecord, *, form_title: str, version: int, form_fields: list[dict[str, Any]]
-                ) -> dict[str, Any]:
+def task_detail(record: TaskRecord, *, form_title: str, version: int, form_fields: list[dict[str, Any]],
+                sources: dict[str, Any] | None = None) -> dict[str, Any]:
     body = task(record)
-    body.update(form_title=form_title, version=version, fields=_FIELDS.dump(form_fields))
+    # ``sources``: where each value of the case came from, by value path, as HouseholdSchema.sources.
+    body.update(form_title=form_title, version=version, fields=_FIELDS.dump(form_fields), sources=sources or {})
     return body
 
 
@@ -333,6 +412,11 @@ def completion(result: Completion) -> dict[str, Any]:
 
 def created_case(*, case_id: int, reference: str, first_task: TaskRecord | None) -> dict[str, Any]:
     dumped: dict[str, Any] = _CREATED.dump({"case_id": case_id, "reference": reference, "first_task": first_task})
+    return dumped
+
+
+def recomputation(result: Recomputation) -> dict[str, Any]:
+    dumped: dict[str, Any] = _RECOMPUTATION.dump(result)
     return dumped
 
 

@@ -238,7 +238,7 @@ def test_the_check_refuses_a_gateway_condition_that_is_a_bomb(editable_library: 
     assert old in text
     path.write_text(text.replace(old, BOMB + "</bpmn:conditionExpression>", 1), encoding="utf-8")
     found = check_all(editable_library)[str(path)]
-    assert any(p.startswith("""case_management: gw_review ("Supervisor's decision?"): condition of the flow to """)
+    assert any(p.startswith("""case_management: f_approve ("approve"): condition of the flow from gw_review """)
                and "over budget" in p for p in found), found
 
 

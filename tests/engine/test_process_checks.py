@@ -43,8 +43,9 @@ def test_the_shipped_files_pass(workspace: Library) -> None:
 def test_a_dangerous_condition_is_refused_at_deployment(workspace: Library, condition: str, app: Flask) -> None:
     edit(workspace, 'decision == "approve"</bpmn:conditionExpression>',
          condition.replace('"', "&quot;") + "</bpmn:conditionExpression>")
-    assert any(p.startswith("""case_management: gw_review ("Supervisor's decision?"): condition of the flow to """
-                            "assign_manager: ") for p in problems(workspace)), problems(workspace)
+    assert any(p.startswith("""case_management: f_approve ("approve"): condition of the flow from gw_review """
+                            """("Supervisor's decision?") to assign_manager: """) for p in problems(workspace)), \
+        problems(workspace)
     with app.app_context():
         from webui.db import db_session
 

@@ -70,8 +70,9 @@ def test_a_changed_priority_rule_reorders_the_list_at_once(
 
     rules = tmp_path / "rules" / "priority.yaml"
     text = rules.read_text(encoding="utf-8")
-    rules.write_text(text.replace('expression: "score"\n    direction: descending',
-                                  'expression: "score"\n    direction: ascending', 1), encoding="utf-8")
+    # Both households are below the deep poverty line (700 NIS for five is ≈ 237 per adult equivalent), so
+    # the key that orders them is "the poorest first" (income per adult equivalent, ascending): reverse it.
+    rules.write_text(text.replace("direction: ascending", "direction: descending", 1), encoding="utf-8")
     assert _order(browser) == [references[poorer], references[less_poor]]  # a draft until it is deployed
     with app.app_context():
         process_catalogue.deploy_files(db_session(), library=library(), now=dt.datetime.now(dt.UTC))

@@ -70,7 +70,7 @@ def test_the_openapi_document_lists_every_endpoint(client: FlaskClient) -> None:
     assert set(document["paths"]) == {"/auth/token", "/auth/logout", "/tasks", "/tasks/{task_id}",
                                       "/tasks/{task_id}/claim",
                                       "/tasks/{task_id}/release", "/tasks/{task_id}/complete", "/cases",
-                                      "/cases/{case_id}"}
+                                      "/cases/{case_id}", "/scores/{score_id}/recompute"}
 
 
 def test_a_revoked_token_stops_working(api: Callable[[str], Api]) -> None:

@@ -22,6 +22,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import Api
+from tests.factories import registration
+from tests.webui.test_case_paths import complete, open_case
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
@@ -41,12 +43,15 @@ def _fuzz(operation: Any, mode: GenerationMode, **fixed: Any) -> None:
 def test_every_answer_is_documented(app: Flask, api: Any) -> None:
     reception: Api = api("reception1")  # a real token; reception may also open cases
     created = reception.post("/cases", {}).get_json()
-    real_ids = {"case_id": created["case_id"], "task_id": created["first_task"]["id"]}
+    scored = open_case(reception)
+    complete(reception, scored, registration())
+    real_ids = {"case_id": created["case_id"], "task_id": created["first_task"]["id"],
+                "score_id": reception.get(f"/cases/{scored}").get_json()["eligibility"][0]["id"]}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     bearer = {"Authorization": reception.headers["Authorization"]}
     operations = sorted(((path, method) for path, methods in schema.raw_schema["paths"].items() for method in methods),
                         key=lambda op: op[0] == "/auth/logout")  # logout ends the token: last
-    assert len(operations) == 9
+    assert len(operations) == 10
     for path, method in operations:
         operation = schema[path][method.upper()]
         headers = {} if path == "/auth/token" else bearer

@@ -15,6 +15,7 @@ const DEFAULT_TEXTS = {
   problemsText: 'Nothing was deployed: fix the problems listed.',
   failedText: 'The server could not be reached or refused the request ({status}).',
   loadFailedText: 'This file could not be opened:',
+  importWarningsText: 'Parts of this file that the editor does not know were left out, and saving drops them:',
 };
 
 // Everything before the root element (the XML declaration and the comments that explain the file) is dropped by the
@@ -62,7 +63,7 @@ function fileName(path) {
 
 /**
  * Wires one editor's controls to an adapter:
- *   adapter.load(xml)          imports the XML (rejects when it cannot be read)
+ *   adapter.load(xml)          imports the XML (rejects when it cannot be read); may resolve to warnings (texts)
  *   adapter.save()             resolves to the current XML
  *   adapter.mark(ids)          highlights these element ids (replacing earlier highlights); returns the ids it found
  *   adapter.reveal(id)         selects and scrolls to that element
@@ -98,8 +99,12 @@ export function mountEditor(root, adapter) {
 
   async function load(xml) {
     prologue = prologueOf(xml);
-    await adapter.load(xml);
+    const warnings = await adapter.load(xml);
     showProblems([]);
+    say('');
+    if (Array.isArray(warnings) && warnings.length) {
+      say(`${texts.importWarningsText} ${warnings.join('; ')}`, 'error');
+    }
     root.dataset.state = 'ready';
   }
 

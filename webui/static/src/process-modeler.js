@@ -1,23 +1,52 @@
 // The BPMN modeler of <div class="bpmn-modeler">: draws and edits the diagram at data-xml-url; checks and deploys
-// through the page's buttons (see editing.js for the page's contract). window.processModeler is the bpmn-js Modeler,
-// for tests and the browser's console.
+// through the page's buttons (see editing.js for the page's contract), and edits the selected element's properties
+// in its <div class="properties-panel"> (see process-properties.js for what the page gives the panel).
+// window.processModeler is the bpmn-js Modeler, for tests and the browser's console.
 
 import Modeler from 'bpmn-js/lib/Modeler';
+import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
 import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
 import 'bpmn-js/dist/assets/bpmn-font/css/bpmn.css';
+import '@bpmn-io/properties-panel/dist/assets/properties-panel.css';
 import './process.css';
 import { canvasOf, mountEditor, whenReady } from './editing.js';
+import { pageChoices, spiffPropertiesModule, translateModule } from './process-properties.js';
+import spiffworkflow from './spiffworkflow-moddle.json';
 
 // Shapes that hold others: a problem there is outlined, not filled over everything drawn inside.
 const CONTAINERS = ['bpmn:Participant', 'bpmn:Lane', 'bpmn:SubProcess'];
 const FIT_MARGIN_PX = 16;
 const READABLE_SCALE = 0.5;
 const NARROW_PX = 600;
+// The panel's groups that start open: what an analyst comes to the panel for.
+const OPEN_GROUPS = ['general', 'spiffTask', 'spiffCondition', 'spiffService', 'spiffParameters'];
+const PANEL_LAYOUT = { groups: Object.fromEntries(OPEN_GROUPS.map((id) => [id, { open: true }])) };
+
+// The panel's box: the page's .properties-panel, or one added after the canvas.
+function panelOf(root, canvas) {
+  let panel = root.querySelector('.properties-panel');
+  if (!panel) {
+    panel = document.createElement('div');
+    panel.className = 'properties-panel';
+    canvas.after(panel);
+  }
+  return panel;
+}
 
 function mount(root) {
   const container = canvasOf(root);
-  const modeler = new Modeler({ container });
+  const choices = pageChoices(root);
+  const panel = panelOf(root, container);
+  const modeler = new Modeler({
+    container,
+    propertiesPanel: { parent: panel, layout: PANEL_LAYOUT },
+    spiffProperties: choices,
+    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, spiffPropertiesModule,
+      translateModule(choices.texts)],
+    // Our process's extensions (forms, stages, service operations) are read, edited and saved as such.
+    moddleExtensions: { spiffworkflow },
+  });
   window.processModeler = modeler;
   const canvas = modeler.get('canvas');
   const registry = modeler.get('elementRegistry');
@@ -66,11 +95,17 @@ function mount(root) {
   mountEditor(root, {
     canvas: container,
     async load(xml) {
-      await modeler.importXML(xml);
+      const { warnings } = await modeler.importXML(xml);
       marked = [];
       fit();
+      // Elements the modeler cannot read (an extension it has no description of) would be lost on saving.
+      return warnings.map((warning) => warning.message.split('\n')[0]);
     },
     async save() {
+      // A value still being typed in the panel is committed first (its field commits when it loses the focus).
+      if (panel.contains(document.activeElement)) {
+        document.activeElement.blur();
+      }
       return (await modeler.saveXML({ format: true })).xml;
     },
     mark(ids) {

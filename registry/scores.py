@@ -1,0 +1,329 @@
+"""Stored scores: the rule versions they used, why each was made, recomputing them, comparing two.
+
+Every decision can be reproduced from the database alone: a score keeps its inputs and date, and the
+``rule_versions`` table keeps the texts of the rule files of its version (stored the first time that
+version scores). Recomputing reads nothing on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFoundForActor
+from registry import eligibility
+from registry.cases import case_for_actor
+from registry.models import Case, EligibilityScore, RuleVersion, User
+
+
+class ChangeReason(enum.StrEnum):
+    """What changed since the household's score before: each new score records every one that applies."""
+
+    FIRST_SCORE = "first_score"
+    #: Scored with another rule version.
+    RULES_CHANGED = "rules_changed"
+    #: The inputs the rules read (the household's answers and members) differ.
+    DATA_CHANGED = "data_changed"
+    #: The later date alone changes a result, with the same rules and data: an age (a member turned 6, 18 or 65),
+    #: or the month whose prices the money lines are brought to.
+    TIME_PASSED = "time_passed"
+    UNCHANGED = "unchanged"
+    #: A score stored before reasons were kept, whose rules and inputs are those of the score before it.
+    NOT_RECORDED = "not_recorded"
+
+
+# --- rule versions -------------------------------------------------------------------------------
+
+def keep_rule_version(session: Session, measure: eligibility.Measure, *, now: dt.datetime) -> None:
+    """Store the measure's files under its label unless stored already (only flushes).
+
+    A second server storing the same version at the same moment is no conflict: the same label means
+    the same files.
+    """
+    if session.get(RuleVersion, measure.rule_version) is not None:
+        return
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(dialect_insert(RuleVersion).values(
+        label=measure.rule_version, content_hash=measure.content_hash, files=dict(measure.sources),
+        first_used_at=now).on_conflict_do_nothing())
+
+
+class RulesNotStored(LookupError):
+    """The database holds no files for a rule version (a score older than the table that keeps them)."""
+
+
+class RulesAltered(ValueError):
+    """A stored rule version's files no longer work out to its label: they are not the files that scored."""
+
+
+class RulesUnreadable(ValueError):
+    """The scorer of today refuses a stored version's files (it asks for something older files lack)."""
+
+
+def stored_measure(session: Session, label: str) -> eligibility.Measure:
+    """The measure of a stored rule version, compiled from the database's copy of its files."""
+    files = session.scalar(select(RuleVersion.files).where(RuleVersion.label == label))
+    if files is None:
+        raise RulesNotStored(label)
+    try:
+        measure = eligibility.load_stored_measure(label, files)
+    except eligibility.RuleFileInvalid as err:
+        raise RulesUnreadable("; ".join(err.problems)) from None
+    if measure.rule_version != label:
+        raise RulesAltered(f"the stored files work out to {measure.rule_version}, not {label}")
+    return measure
+
+
+# --- why a score was made ------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    """A value as it reads back from a JSON column, so a fresh scoring compares equal to a stored one."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _outcome(scoring: eligibility.Scoring) -> Any:
+    """Everything a scoring decided (not when, with what or from what)."""
+    return _plain({k: v for k, v in scoring.to_dict().items() if k not in ("as_of", "rule_version", "inputs")})
+
+
+def change_reasons(measure: eligibility.Measure, scoring: eligibility.Scoring,
+                   previous: EligibilityScore | None) -> list[str]:
+    """What changed since ``previous``: the rules, the household's data, the date (only when it matters).
+
+    Time is judged with the new rules and data, scored again on the earlier date: if that gives other
+    results, the passing of time alone changed something (ages).
+    """
+    if previous is None:
+        return [ChangeReason.FIRST_SCORE.value]
+    reasons = []
+    if previous.rule_version != scoring.rule_version:
+        reasons.append(ChangeReason.RULES_CHANGED.value)
+    if _plain(previous.inputs) != _plain(scoring.inputs):
+        reasons.append(ChangeReason.DATA_CHANGED.value)
+    earlier = (previous.details or {}).get("as_of")
+    if earlier and earlier != scoring.as_of:
+        then = eligibility.score_household(measure, scoring.inputs, as_of=dt.date.fromisoformat(earlier))
+        if _outcome(then) != _outcome(scoring):
+            reasons.append(ChangeReason.TIME_PASSED.value)
+    return reasons or [ChangeReason.UNCHANGED.value]
+
+
+def latest_score(session: Session, household_id: int) -> EligibilityScore | None:
+    return session.scalars(select(EligibilityScore).where(EligibilityScore.household_id == household_id)
+                           .order_by(EligibilityScore.id.desc()).limit(1)).first()
+
+
+# --- recomputing ---------------------------------------------------------------------------------
+
+class Outcome(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    DIFFERS = "differs"
+    RULES_NOT_STORED = "rules_not_stored"
+    RULES_ALTERED = "rules_altered"
+    RULES_UNREADABLE = "rules_unreadable"
+
+
+@dataclass
+class Difference:
+    """One result that came out otherwise: ``what`` names it (``indicator:<key>`` for an indicator)."""
+
+    what: str
+    stored: Any
+    recomputed: Any
+
+
+@dataclass
+class Recomputation:
+    score_id: int
+    household_id: int
+    rule_version: str
+    as_of: str | None
+    outcome: Outcome
+    differences: list[Difference] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.outcome is Outcome.CONFIRMED
+
+
+#: The results compared besides the indicators: score, category, counts, income, cut-offs and lines.
+_COMPARED = ("score_exact", "category", "deprived_indicators", "deprived_dimensions", "income_per_ae",
+             "multidimensionally_poor", "k", "deep_k", "poverty_line", "deep_poverty_line", "household_values")
+
+
+def _as_of(score: EligibilityScore) -> dt.date:
+    from registry.operations import local_date
+
+    stored = (score.details or {}).get("as_of")
+    return dt.date.fromisoformat(stored) if stored else local_date(score.created_at)
+
+
+def _differences(score: EligibilityScore, again: eligibility.Scoring) -> list[Difference]:
+    stored = dict(score.details or {})
+    stored.update(score_exact=score.score_exact, category=score.category)
+    fresh = _plain(again.to_dict())
+    found = [Difference(what=name, stored=_plain(stored.get(name)), recomputed=fresh.get(name))
+             for name in _COMPARED if name in stored and _plain(stored.get(name)) != fresh.get(name)]
+    before = {row.get("key"): row for row in score.indicators or []}
+    after = {row["key"]: row for row in fresh["indicators"]}
+    for key in list(before) + [key for key in after if key not in before]:
+        old, new = before.get(key) or {}, after.get(key) or {}
+        old_result = _plain({"value": old.get("value"), "deprived": old.get("deprived")}) if old else None
+        new_result = {"value": new.get("value"), "deprived": new.get("deprived")} if new else None
+        if old_result != new_result:
+            found.append(Difference(what=f"indicator:{key}", stored=old_result, recomputed=new_result))
+    return found
+
+
+def recompute(session: Session, score: EligibilityScore,
+              measures: dict[str, eligibility.Measure] | None = None) -> Recomputation:
+    """Score the stored inputs again with the stored rules of the score's version, and compare.
+
+    ``measures`` caches compiled rule versions across many calls (e.g. recomputing every score).
+    """
+    as_of = _as_of(score)
+    result = Recomputation(score_id=score.id, household_id=score.household_id, rule_version=score.rule_version,
+                           as_of=as_of.isoformat(), outcome=Outcome.CONFIRMED)
+    cache = measures if measures is not None else {}
+    try:
+        measure = cache.get(score.rule_version) or stored_measure(session, score.rule_version)
+    except RulesNotStored:
+        result.outcome, result.problem = Outcome.RULES_NOT_STORED, "the rules of this version are not stored"
+        return result
+    except RulesAltered as err:
+        result.outcome, result.problem = Outcome.RULES_ALTERED, str(err)
+        return result
+    except RulesUnreadable as err:
+        result.outcome, result.problem = Outcome.RULES_UNREADABLE, f"today's scorer cannot read these rules: {err}"
+        return result
+    cache[score.rule_version] = measure
+    again = eligibility.score_household(measure, score.inputs or {}, as_of=as_of)
+    result.differences = _differences(score, again)
+    if result.differences:
+        result.outcome = Outcome.DIFFERS
+    return result
+
+
+def recompute_for_actor(session: Session, *, actor: User, score_id: int) -> Recomputation:
+    """Recompute a score of the actor's directorate; another directorate's scores do not exist for them."""
+    score = session.get(EligibilityScore, score_id)
+    if score is None or actor.directorate is None or score.directorate_id != actor.directorate.id:
+        raise NotFoundForActor(str(score_id))
+    return recompute(session, score)
+
+
+def recompute_all(session: Session, *, score_ids: list[int] | None = None, batch: int = 500,
+                  progress: Callable[[int], None] | None = None) -> Iterator[Recomputation]:
+    """Recompute every stored score (or those of ``score_ids``), a batch at a time, each version compiled once."""
+    ids = score_ids if score_ids is not None else list(session.scalars(
+        select(EligibilityScore.id).order_by(EligibilityScore.id)))
+    measures: dict[str, eligibility.Measure] = {}
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        rows = session.scalars(select(EligibilityScore).where(EligibilityScore.id.in_(chunk))
+                               .order_by(EligibilityScore.id))
+        for score in rows:
+            yield recompute(session, score, measures)
+        session.expunge_all()  # a registry holds a million scores: keep memory flat
+        if progress:
+            progress(len(chunk))
+
+
+# --- comparing two scores ------------------------------------------------------------------------
+
+@dataclass
+class IndicatorChange:
+    key: str
+    label: Mapping[str, str]
+    dimension_label: Mapping[str, str] | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass
+class ValueChange:
+    """An input or a worked-out value that differs; ``name`` is a field, ``member`` a member's place (from 1)."""
+
+    name: str
+    before: Any
+    after: Any
+    member: int | None = None
+
+
+@dataclass
+class ScoreComparison:
+    case: Case
+    a: EligibilityScore
+    b: EligibilityScore
+    indicators: list[IndicatorChange]
+    inputs: list[ValueChange]
+    values: list[ValueChange]
+
+    @property
+    def rules_changed(self) -> bool:
+        return self.a.rule_version != self.b.rule_version
+
+
+def _visible_score(session: Session, *, case: Case, score_id: int) -> EligibilityScore:
+    """A score the case page shows: the case's own, or its household's in the case's directorate."""
+    score = session.scalar(select(EligibilityScore).where(EligibilityScore.id == score_id, or_(
+        EligibilityScore.case_id == case.id,
+        and_(EligibilityScore.household_id == case.household_id,
+             EligibilityScore.directorate_id == case.directorate_id))))
+    if score is None:
+        raise NotFoundForActor(str(score_id))
+    return score
+
+
+def _input_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ValueChange]:
+    a, b = _plain(dict(a or {})), _plain(dict(b or {}))
+    changes = [ValueChange(name=name, before=a.get(name), after=b.get(name))
+               for name in sorted((set(a) | set(b)) - {"members"}) if a.get(name) != b.get(name)]
+    members_a, members_b = a.get("members") or [], b.get("members") or []
+    for position in range(max(len(members_a), len(members_b))):
+        old = members_a[position] if position < len(members_a) else None
+        new = members_b[position] if position < len(members_b) else None
+        if old is None or new is None:
+            changes.append(ValueChange(name="member", before=old, after=new, member=position + 1))
+            continue
+        changes += [ValueChange(name=name, before=old.get(name), after=new.get(name), member=position + 1)
+                    for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+    return changes
+
+
+def compare_scores(session: Session, *, actor: User, case_id: int, a_id: int, b_id: int) -> ScoreComparison:
+    """Two scores of a case side by side: indicators whose result differs, inputs and values that differ."""
+    case = case_for_actor(session, actor=actor, case_id=case_id)
+    a = _visible_score(session, case=case, score_id=a_id)
+    b = _visible_score(session, case=case, score_id=b_id)
+    before = {row.get("key"): row for row in a.indicators or []}
+    after = {row.get("key"): row for row in b.indicators or []}
+    indicators = []
+    for key in list(before) + [key for key in after if key not in before]:
+        old, new = before.get(key), after.get(key)
+        old_result = None if old is None else _plain({"value": old.get("value"), "deprived": old.get("deprived")})
+        new_result = None if new is None else _plain({"value": new.get("value"), "deprived": new.get("deprived")})
+        if old_result != new_result:
+            shown = new or old or {}
+            indicators.append(IndicatorChange(key=str(key), label=shown.get("label") or {},
+                                              dimension_label=shown.get("dimension_label"),
+                                              before=old_result, after=new_result))
+    details_a, details_b = a.details or {}, b.details or {}
+    shown = ("as_of", "income_per_ae", "k", "deep_k", "poverty_line", "deep_poverty_line")
+    values = [ValueChange(name=name, before=details_a.get(name), after=details_b.get(name))
+              for name in shown if _plain(details_a.get(name)) != _plain(details_b.get(name))]
+    values += [change for change in _input_changes(details_a.get("household_values") or {},
+                                                   details_b.get("household_values") or {})
+               if change.name not in shown]
+    return ScoreComparison(case=case, a=a, b=b, indicators=indicators, inputs=_input_changes(a.inputs, b.inputs),
+                           values=values)
