@@ -149,9 +149,10 @@ class Person(Base):
     sex: Mapped[str] = mapped_column(String(8))
     birth_date: Mapped[dt.date | None]
     marital_status: Mapped[str | None] = mapped_column(String(20))
-    disability: Mapped[bool] = mapped_column(Boolean, default=False)
-    chronic_illness: Mapped[bool] = mapped_column(Boolean, default=False)
-    health_insurance: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: not known (the household did not say); the poverty measure treats it as its rules say.
+    disability: Mapped[bool | None] = mapped_column(Boolean)
+    chronic_illness: Mapped[bool | None] = mapped_column(Boolean)
+    health_insurance: Mapped[bool | None] = mapped_column(Boolean)
     schooling: Mapped[str | None] = mapped_column(String(20))
     work: Mapped[str | None] = mapped_column(String(30))
     #: Where each of this person's values came from, by member field name (see registry.verification).

@@ -71,8 +71,8 @@ def person_values(member: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for f in MEMBER_FIELDS:
         raw = member.get(f.name)
-        if f.kind == "flag":
-            values[f.name] = bool(raw)
+        if f.kind == "flag":  # a blank stays unknown: the measure must never read it as "no"
+            values[f.name] = None if raw is None or raw == "" else bool(raw)
         elif f.kind == "date":
             values[f.name] = dt.date.fromisoformat(str(raw)[:10]) if raw else None
         else:

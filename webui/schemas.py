@@ -233,7 +233,7 @@ class CreatedCaseSchema(Schema):
 
 def _member_field(member_field: MemberField) -> fields.Field:
     if member_field.kind == "flag":
-        return fields.Boolean()
+        return fields.Boolean(allow_none=True, metadata={"description": "null: not known"})
     if member_field.kind == "date":
         return fields.Date(allow_none=True)
     return fields.String(allow_none=not member_field.required)

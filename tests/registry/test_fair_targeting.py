@@ -287,3 +287,20 @@ def test_the_shipped_price_table_is_labelled_as_placeholder() -> None:
     text = (RULES / "price_index.csv").read_text(encoding="utf-8")
     assert "PLACEHOLDER FIGURES, NOT PCBS DATA" in text
     assert check_rules(RULES) == []
+
+
+def test_a_members_blank_answer_stays_unknown_when_the_household_is_recorded() -> None:
+    """The registry keeps a member's blank yes/no answer as unknown, so re-scoring the stored household
+    reads it as the measure's rules say (health insurance: unknown), never as "no" (uninsured: deprived)."""
+    from registry.registration import member_data, person_values
+
+    stored = person_values({**member("head", "male", "1980-01-01"), "health_insurance": None, "disability": False})
+    assert stored["health_insurance"] is None and stored["disability"] is False
+
+    class Person:
+        pass
+
+    person = Person()
+    for name, value in stored.items():
+        setattr(person, name, value)
+    assert member_data(person)["health_insurance"] is None
