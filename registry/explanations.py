@@ -151,8 +151,9 @@ def _reason(details: Mapping[str, Any], score: Fraction, category: str,
 
 
 def _status(row: Mapping[str, Any]) -> tuple[str, str | None]:
-    if row.get("counted") is False:
-        return "not_counted", str(row.get("reason") or "unverified")
+    # Only a deprivation can be left uncounted (it needs proof); `counted` is false on every row not deprived.
+    if row.get("counted") is False and row.get("deprived") and row.get("reason"):
+        return "not_counted", str(row["reason"])
     if row.get("unknown"):
         return "unknown", None
     return ("deprived" if row.get("deprived") else "not_deprived"), None

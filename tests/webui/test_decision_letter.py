@@ -39,3 +39,20 @@ def test_an_unknown_letter_language_falls_back_to_the_page_language(
     response = login_as("supervisor1", "en").get(f"/cases/{case_id}/letter?lang=xx")
     assert response.status_code == 200
     assert "Decision on your household&#39;s eligibility for assistance" in response.get_data(as_text=True)
+
+
+def test_the_letter_lists_as_not_counted_only_deprivations_that_still_need_proof(
+        api: Callable[[str], Api], login_as: Callable[..., FlaskClient]) -> None:
+    import re
+
+    reception = api("reception1")
+    case_id = open_case(reception)
+    # Unmet medical needs on the household's word alone: deprived, but counted only once verified.
+    complete(reception, case_id, registration(monthly_income=400, unmet_medical_needs=True, rooms=3),
+             expect_form="registration")
+    page = login_as("supervisor1", "en").get(f"/cases/{case_id}/letter?lang=en").get_data(as_text=True)
+    section = re.search(r'data-testid="letter-not-counted".*?</ul>', page, re.S)
+    assert section is not None
+    listed = re.findall(r"<li>(.*?)</li>", section.group(0), re.S)
+    assert any("Access to treatment" in item for item in listed), listed
+    assert not any("Crowding" in item for item in listed)  # 4 persons in 3 rooms: not deprived, nothing to prove
