@@ -97,6 +97,15 @@ class FieldDef:
 
 
 @dataclass(frozen=True)
+class Section:
+    """One step of a long form: a titled part shown on its own; validation still covers the whole form."""
+
+    name: str
+    title: dict[str, str]
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class FormDef:
     key: str
     title: dict[str, str]
@@ -107,9 +116,39 @@ class FormDef:
     path: str = ""
     #: Whether the case page lists this form's submissions (false where a panel already shows what it records).
     on_case_page: bool = True
+    #: Steps of a long form, in order (none: one part). Every field belongs to exactly one step.
+    sections: tuple[Section, ...] = ()
+    #: Values of earlier tasks shown as a banner on top of this one (``<form>.<field>``: a plan's return reason).
+    banner_from: tuple[str, ...] = ()
 
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    def steps(self) -> list[tuple[Section, list[FieldDef]]]:
+        """Each section with its fields in form order; a field no section names goes to the last, never lost."""
+        if not self.sections:
+            return []
+        by_name = {f.name: f for f in self.fields}
+        placed = {name for section in self.sections for name in section.fields}
+        steps = [(section, [by_name[n] for n in section.fields if n in by_name]) for section in self.sections]
+        steps[-1][1].extend(f for f in self.fields if f.name not in placed)
+        return steps
+
+    def section_problems(self) -> list[str]:
+        """Sections that name unknown fields, fields named twice, and fields no section names."""
+        names = set(self.field_names())
+        seen: set[str] = set()
+        problems = []
+        for section in self.sections:
+            for name in section.fields:
+                if name not in names:
+                    problems.append(f"sections.{section.name}: unknown field {name!r}")
+                elif name in seen:
+                    problems.append(f"sections.{section.name}: field {name!r} is already in another section")
+                seen.add(name)
+        if self.sections:
+            problems += [f"field {name!r} is in no section" for name in self.field_names() if name not in seen]
+        return problems
 
     def expressions(self) -> list[tuple[str, str]]:
         """(where, expression) for every condition and prefill, for checking at deploy."""
@@ -178,7 +217,24 @@ def parse_form(key: str, text: str, path: str = "") -> FormDef:
         checks=tuple(raw.get("checks", ())),
         path=path,
         on_case_page=bool(raw.get("case_page", True)),
+        sections=tuple(_section(s, key) for s in raw.get("sections", ())),
+        banner_from=_names(raw.get("banner_from")),
     )
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    """One name or a list of names, as a form file may write either."""
+    if raw is None:
+        return ()
+    return (str(raw),) if isinstance(raw, str) else tuple(str(item) for item in raw)
+
+
+def _section(raw: Mapping[str, Any], where: str) -> Section:
+    name = raw.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"{where}: section name {name!r} must be lower_snake_case")
+    return Section(name=name, title=_labels(raw.get("title"), f"{where}.sections.{name}.title"),
+                   fields=tuple(str(n) for n in raw.get("fields", ())))
 
 
 def load_form(forms_dir: str | Path, key: str) -> FormDef:
@@ -205,6 +261,9 @@ def check_form(form: FormDef) -> list[str]:
             walk(f.fields)
 
     walk(form.fields)
+    problems += form.section_problems()
+    problems += [f"banner_from: {name!r} must name <form>.<field>" for name in form.banner_from
+                 if not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", name)]
     problems += [f"unknown check {c!r}" for c in form.checks if c not in FORM_CHECKS]
     return problems
 

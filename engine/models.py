@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, utcnow
@@ -79,6 +79,11 @@ class TaskRecord(Base):
         Index("ix_task_records_assignee", "assignee_id", "state"),
         Index("ix_task_records_instance", "instance_id", "state"),
         Index("ix_task_records_case_form", "business_key", "form_key", "state", "completed_at"),
+        # A directorate's ready tasks of every lane (a supervisor's team inbox), soonest due first; it holds
+        # what the inbox's counts group by, so they are read from the index alone (PostgreSQL).
+        Index("ix_task_records_ready_scope", "scope", "due_at",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'"),
+              postgresql_include=["lane", "assignee_id", "instance_id", "stage", "spec_id", "title", "created_at"]),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import engine.models  # noqa: F401 - registers the engine tables
+import registry.drafts  # noqa: F401 - registers the task drafts table
 import registry.idempotency  # noqa: F401 - registers the idempotency keys table
 import registry.models  # noqa: F401 - registers the domain tables
 from engine.db import Base

@@ -33,6 +33,7 @@ from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
 from registry.documents import DocumentStorage
 from registry.documents import store_uploads as store_documents
+from registry.drafts import discard_task_drafts
 from registry.errors import Conflict, DuplicateApplicant, NotPermitted
 from registry.models import (
     AuditEvent,
@@ -46,6 +47,7 @@ from registry.models import (
     User,
 )
 from registry.paging import PER_PAGE, Page, PageInfo, page_info, page_of
+from registry.records import Banner, Recorded, banners_for, latest_records, record_of, task_for_reader
 from registry.verification import case_sources, record_verification, verifying_fields
 from registry.vocabulary import case_fields_set, version_vocabulary
 
@@ -221,6 +223,10 @@ class TaskView:
     case_view: CaseView | None = None
     #: Where each of the case's values came from, by value path (registry.verification).
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What earlier tasks recorded that the form shows on top (``banner_from``).
+    banners: list[Banner] = field(default_factory=list)
+    #: A completed task: what it recorded, and what changed since the submission before it.
+    record: Recorded | None = None
 
 
 def task_for_actor(session: Session, *, actor: User, task_id: str) -> TaskRecord:
@@ -232,7 +238,7 @@ def task_for_actor(session: Session, *, actor: User, task_id: str) -> TaskRecord
 
 def open_task(session: Session, *, actor: User, library: Library, task_id: str) -> TaskView:
     """A task with its form, the values to show, and the case it belongs to."""
-    record = task_for_actor(session, actor=actor, task_id=task_id)
+    record = task_for_reader(session, actor=actor, task_id=task_id)  # completing stays the lane's (runtime)
     case = _case_of(session, record)
     form = runtime.form_for(session, library, record)
     data = runtime.task_data(session, record) if record.is_ready else dict(record.data or {})
@@ -315,6 +321,7 @@ def complete_task(
         record_event(session, actor_id=actor.id, case_id=case_id, action="task_completed", at=now,
                      details={"task": record.spec_id, "title": record.title, "form": record.form_key,
                               "data": completed_data, "next": [r.spec_id for r in advance.ready]})
+        discard_task_drafts(session, task_id=record.id)  # the work is saved: no stale draft to restore
         form = runtime.form_for(session, library, record)
         if verifying_fields(form):  # answers this form confirms (a document, a field visit) count from now on
             record_verification(session, case_id=case_id, form=form, data=completed_data or {}, actor_id=actor.id,
@@ -385,6 +392,8 @@ class CaseView:
     submission_totals: dict[str, int] = field(default_factory=dict)
     documents_total: int = 0
     document_requests_total: int = 0
+    #: The latest submission of each form a ``record:<form>`` context panel names.
+    records: dict[str, Recorded] = field(default_factory=dict)
 
     @property
     def submitted_forms(self) -> list[str]:
@@ -447,6 +456,9 @@ def case_view(session: Session, *, actor: User, case_id: int, history_page: int 
     done = [t for items in submissions.values() for t in items]
     people = {t.completed_by_id for t in done if t.completed_by_id} | {t.assignee_id for t in ready + done
                                                                        if t.assignee_id}
+    # Who uploaded each file and who asked for them, for the documents checklist.
+    people |= {d.uploaded_by_id for d in documents[0] if d.uploaded_by_id}
+    people |= {r.requested_by_id for r in requests[0] if r.requested_by_id}
     return CaseView(case=case, scores=scores, documents=documents[0], document_requests=requests[0],
                     history=history,
                     ready=ready, submissions=submissions, names=user_names(session, people), household=here,
@@ -503,6 +515,11 @@ def task_view_for_page(session: Session, *, actor: User, library: Library, task_
     forms = {name.split(":", 1)[1] for name in view.form.context if name.startswith("submissions:")}
     view.case_view = case_view(session, actor=actor, case_id=view.case.id, history_per_page=0,
                                submission_forms=forms)
+    view.case_view.records = latest_records(session, library=library, case_id=view.case.id, form_keys=[
+        name.split(":", 1)[1] for name in view.form.context if name.startswith("record:")])
+    view.banners = banners_for(session, library=library, record=view.task, form=view.form)
+    if not view.task.is_ready:
+        view.record = record_of(session, library=library, record=view.task)
     return view
 
 
@@ -516,7 +533,8 @@ def begin_registration(session: Session, *, actor: User, library: Library, natio
     existing = session.scalar(select(Case).where(Case.applicant_national_id == national_id,
                                                  Case.status == CaseStatus.OPEN.value))
     if existing is not None:
-        raise DuplicateApplicant(existing.reference if existing.directorate.code == actor.scope else None)
+        own = existing.directorate.code == actor.scope
+        raise DuplicateApplicant(existing.reference if own else None, existing.id if own else None)
     prefill: dict[str, Any] = {"consent_for_lookup": consent}
     if consent and sources:
         from registry.ministries import prefill_registration

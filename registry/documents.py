@@ -43,6 +43,8 @@ ACCEPTED_TYPES: dict[str, tuple[str, ...]] = {
     "image/jpeg": ("jpg", "jpeg", "jpe", "jfif"),
     "image/png": ("png",),
 }
+#: Types a browser shows by itself without running anything of the file's: a preview may show them inline.
+PREVIEWABLE_TYPES = frozenset(ACCEPTED_TYPES)
 _BY_EXTENSION = {f".{ext}": mime for mime, exts in ACCEPTED_TYPES.items() for ext in exts}
 
 

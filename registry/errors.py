@@ -23,11 +23,13 @@ class StorageUnavailable(RegistryError):
 
 
 class DuplicateApplicant(RegistryError):
-    """The applicant already has an open case; ``reference`` is None when it is in another directorate."""
+    """The applicant already has an open case; ``reference`` and ``case_id`` are None when it is in another
+    directorate (the user may not open it, nor learn which case it is)."""
 
-    def __init__(self, reference: str | None) -> None:
+    def __init__(self, reference: str | None, case_id: int | None = None) -> None:
         super().__init__(f"open case exists: {reference or 'in another directorate'}")
         self.reference = reference
+        self.case_id = case_id
 
 
 class Conflict(RegistryError):

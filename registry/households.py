@@ -90,19 +90,34 @@ def latest_cases(session: Session, *, directorate_id: int, household_ids: set[in
             if c.household_id is not None}
 
 
-def head_names(session: Session, household_ids: set[int]) -> dict[int, str]:
-    """The Arabic name of each household's head (its first member when no head is recorded), in one query."""
+class PersonName(str):
+    """A name as recorded (Arabic) that also carries its Latin spelling, when one was recorded.
+
+    A ``str``, so every list that shows or sorts the Arabic name keeps working; pages in English show
+    ``latin`` when there is one.
+    """
+
+    latin: str | None
+
+    def __new__(cls, arabic: str, latin: str | None = None) -> PersonName:
+        name = super().__new__(cls, arabic)
+        name.latin = (latin or "").strip() or None
+        return name
+
+
+def head_names(session: Session, household_ids: set[int]) -> dict[int, PersonName]:
+    """The name of each household's head (its first member when no head is recorded), in one query."""
     if not household_ids:
         return {}
     rows = session.execute(
-        select(Person.household_id, Person.name_ar, Person.relation)
+        select(Person.household_id, Person.name_ar, Person.name_latin, Person.relation)
         .where(Person.household_id.in_(household_ids), Person.active,
                or_(Person.relation == "head", Person.position == 0))
         .order_by(Person.household_id, Person.position)).tuples().all()
-    names: dict[int, str] = {}
-    for household_id, name, relation in rows:
+    names: dict[int, PersonName] = {}
+    for household_id, name, latin, relation in rows:
         if relation == "head" or household_id not in names:
-            names[household_id] = name
+            names[household_id] = PersonName(name, latin)
     return names
 
 

@@ -136,6 +136,10 @@ class Person(Base):
         # One person belongs to one active household at a time.
         Index("uq_persons_active_national_id", "national_id", unique=True,
               sqlite_where=text("active = 1"), postgresql_where=text("active")),
+        # Each household's head, with what the inbox searches for: one small probe per task, no table read.
+        Index("ix_persons_household_head", "household_id", postgresql_include=["name_search", "national_id"],
+              sqlite_where=text("relation = 'head' AND active = 1"),
+              postgresql_where=text("relation = 'head' AND active")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,7 +213,11 @@ class EligibilityScore(Base):
     """One scoring of a household; never overwritten, so a rule change keeps the history."""
 
     __tablename__ = "eligibility_scores"
-    __table_args__ = (Index("ix_eligibility_scores_household_latest", "household_id", "id"),)
+    __table_args__ = (
+        Index("ix_eligibility_scores_household_latest", "household_id", "id"),
+        # The latest score of a household from the index alone: the inbox sorts thousands of tasks by it.
+        Index("ix_eligibility_scores_household_score", "household_id", "id", "score"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
@@ -302,3 +310,35 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class SavedFilter(Base):
+    """An inbox search a staff user named and kept; only its owner sees it."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (Index("uq_saved_filters_user_name", "user_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    #: The inbox's query string (search, filters, sort), without the page number.
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CaseNote(Base):
+    """A note a staff user wrote on a case: its text never changes; it may be pinned to the case's summary."""
+
+    __tablename__ = "case_notes"
+    __table_args__ = (Index("ix_case_notes_case", "case_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The note form's one-time token: the same form sent twice (a double click, a retry) adds one note.
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    author: Mapped[User] = relationship(lazy="joined")

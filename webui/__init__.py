@@ -25,6 +25,12 @@ def current_language() -> str:
     lang = session.get("lang") if request else None
     if lang in ("ar", "en"):
         return str(lang)
+    if request and not request.path.startswith("/api/"):
+        from webui.auth import remembered_language  # the language outlives an ended session
+
+        lang = remembered_language()
+        if lang:
+            return lang
     header = request.accept_languages.best_match(["ar", "en"]) if request and request.path.startswith("/api/") else None
     return header or "ar"
 
@@ -47,7 +53,21 @@ def _compile_translations(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     from registry.models import User
-    from webui import api, auth, cases, explanations, health, households, inbox, processes, requests, security, tasks
+    from webui import (
+        api,
+        auth,
+        cases,
+        drafts,
+        explanations,
+        health,
+        households,
+        inbox,
+        processes,
+        records,
+        requests,
+        security,
+        tasks,
+    )
     from webui.errors import register_error_handlers
     from webui.rendering import register_template_helpers
 
@@ -60,6 +80,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
+    login_manager.unauthorized_handler(auth.unauthorized)
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> User | None:
@@ -67,7 +88,7 @@ def init_app(app: Flask) -> None:
         user = auth.current_staff_user()
         return user if user is not None and user.get_id() == user_id else None
 
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, cases.bp, households.bp, processes.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, drafts.bp, cases.bp, records.bp, households.bp, processes.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)

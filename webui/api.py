@@ -13,11 +13,12 @@ from marshmallow import Schema, ValidationError
 from engine.errors import FormInvalid, NotFoundForActor, StaleState, TaskAlreadyCompleted, TaskNotClaimable
 from engine.forms import FieldDef
 from registry import auth as auth_service
-from registry import cases, idempotency, scores
+from registry import cases, idempotency, inbox, scores
 from registry.errors import Conflict, DuplicateApplicant, InvalidCredentials, NotPermitted
 from registry.models import Case, User
 from webui import schemas
 from webui.db import db_session, document_storage, library, ministry_sources, now
+from webui.inbox import inbox_query
 from webui.messages import translate_errors
 from webui.openapi import openapi_document
 from webui.rendering import pick
@@ -162,10 +163,10 @@ def logout() -> Any:
 @bp.route("/tasks")
 @token_required
 def list_tasks() -> Any:
-    records, info = cases.task_list(db_session(), actor=_actor(), page=request.args.get("page", 1, type=int),
-                                    per_page=request.args.get("per_page", None, type=int))
-    return jsonify({"tasks": [schemas.task(r) for r in records], "total": info.total, "page": info.page,
-                    "per_page": info.per_page})
+    args = _load(schemas.TaskListQuery(), request.args.to_dict())
+    found = inbox.task_page(db_session(), actor=_actor(), query=inbox_query(args), now=now(), page=args["page"])
+    return jsonify({"tasks": [schemas.task(row.task) for row in found.items], "total": found.info.total,
+                    "page": found.info.page, "per_page": found.info.per_page})
 
 
 def _field(field: FieldDef, value: Any, choices: dict[str, list[tuple[str, dict[str, str]]]], lang: str,

@@ -1,4 +1,4 @@
-"""Login, logout and the language switch."""
+"""Login, logout and the language switch; where a browser goes when its session ended."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.exceptions import HTTPException
 
 from registry import auth as auth_service
 from registry.errors import InvalidCredentials
@@ -18,6 +19,10 @@ from webui.db import db_session, now
 bp = Blueprint("auth", __name__)
 #: The cookie's key for the server-side session id (see registry.auth.start_session).
 SESSION_KEY = "sid"
+#: The page language outlives any session (a browser-session cookie, an ended session), so it has its own cookie.
+LANGUAGE_COOKIE = "lang"
+LANGUAGE_COOKIE_DAYS = 365
+LANGUAGES = ("ar", "en")
 
 
 def current_staff_user() -> User | None:
@@ -44,12 +49,69 @@ def _safe_next(target: str | None) -> str:
     return url_for("inbox.index")
 
 
+def remembered_language() -> str | None:
+    """The language this browser chose last, even when its session is gone."""
+    code = request.cookies.get(LANGUAGE_COOKIE)
+    return code if code in LANGUAGES else None
+
+
+def _remember_language(response: Any, code: str) -> Any:
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
+
+
+def page_to_return_to() -> str:
+    """The page a refused request came from, to come back to after logging in: never the login page itself."""
+    if request.endpoint == "auth.login":
+        return _safe_next(request.args.get("next"))
+    if request.method == "GET":
+        return _safe_next(request.full_path.rstrip("?"))
+    try:  # a form posted to its own page (a task form): that page
+        current_app.url_map.bind(request.host).match(request.path, method="GET")
+    except HTTPException:
+        referrer = urlparse(request.referrer or "")
+        same_site = referrer.netloc in ("", request.host)
+        return _safe_next(referrer.path if same_site else None)
+    return _safe_next(request.path)
+
+
+def _session_ended() -> str:
+    if request.endpoint == "tasks.complete":  # app.js kept what was typed as a draft (webui/drafts.py)
+        return _("Your session ended, so the form was not sent. Log in again to return to the task: "
+                 "what you typed is kept as a draft.")
+    if request.method != "GET":
+        return _("Your session ended, so nothing was changed. Log in again to continue.")
+    return _("Your session ended. Log in again to continue.")
+
+
+def unauthorized() -> Any:
+    """A page that needs a login: back to the same page afterwards; a session that ended says so."""
+    if isinstance(session.get(SESSION_KEY), str):  # this browser was logged in: its session ended
+        flash(_session_ended(), "notice")
+    return redirect(url_for("auth.login", next=page_to_return_to()))
+
+
+def form_expired() -> Any:
+    """A form sent with an expired token or after the browser lost its session: back to the page, never a dead end."""
+    if request.endpoint == "auth.login":
+        return render_template("auth/login.html", error=_("The login form expired; log in again.")), 400
+    if current_user.is_authenticated:
+        flash(_("The form expired, so it was not sent. What you typed is kept as a draft: check it and submit again.")
+              if request.endpoint == "tasks.complete" else _("The form expired, so nothing was changed. Try again."),
+              "notice")
+        return redirect(page_to_return_to())
+    flash(_session_ended(), "notice")
+    return redirect(url_for("auth.login", next=page_to_return_to()))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     error = None
+    chosen = request.form.get("lang") if request.method == "POST" else None
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
     if request.method == "POST":
-        if request.form.get("lang") in ("ar", "en"):
-            session["lang"] = request.form["lang"]
         try:
             user = auth_service.authenticate(db_session(), username=request.form.get("username", ""),
                                              password=request.form.get("password", ""),
@@ -64,7 +126,8 @@ def login() -> Any:
                 session["lang"] = lang
             session[SESSION_KEY] = auth_service.start_session(db_session(), user=user, now=now())
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            response = redirect(_safe_next(request.args.get("next")))
+            return _remember_language(response, chosen) if chosen in LANGUAGES else response
     status = 401 if error else 200
     return render_template("auth/login.html", error=error), status
 
@@ -83,6 +146,8 @@ def logout() -> Any:
 
 @bp.route("/language/<code>", methods=["POST"])
 def language(code: str) -> Any:
-    if code in ("ar", "en"):
+    response = redirect(_safe_next(request.form.get("next")))
+    if code in LANGUAGES:
         session["lang"] = code
-    return redirect(_safe_next(request.form.get("next")))
+        _remember_language(response, code)
+    return response

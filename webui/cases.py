@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -11,10 +12,12 @@ from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid
 from engine.forms import national_id_is_valid, normalize_national_id
-from registry import cases, documents, explanations, process_catalogue, scores
+from registry import cases, documents, explanations, notes, process_catalogue, records, scores
+from registry.errors import DuplicateApplicant
 from registry.operations import local_date
 from webui import letters
 from webui.db import db_session, document_storage, library, ministry_sources, now
+from webui.errors import describe
 from webui.explanations import LetterText, current_measure, letter_text
 from webui.messages import translate_errors
 from webui.requests import database_id
@@ -38,7 +41,41 @@ def show(case_id: int) -> Any:
                            history_page=request.args.get("history_page", 1, type=int))
     managers = cases.case_managers(db_session(), actor=current_user) if current_user.role == "supervisor" else []
     diagram = process_catalogue.case_diagram(db_session(), actor=current_user, case_id=case_id)
-    return render_template("cases/case.html", view=view, managers=managers, diagram=diagram)
+    case_notes = notes.case_notes(db_session(), actor=current_user, case_id=case_id)
+    tab = request.args.get("tab", "")
+    if tab not in CASE_TABS or (tab == "diagram" and diagram is None):
+        tab = CASE_TABS[0]
+    return render_template("cases/case.html", view=view, managers=managers, diagram=diagram, notes=case_notes,
+                           tab=tab, case_tabs=CASE_TABS, note_token=secrets.token_urlsafe(24),
+                           note_max_chars=notes.MAX_NOTE_CHARS,
+                           recorded=records.recorded_tasks(db_session(), actor=current_user, case_id=case_id))
+
+
+#: The case page's sections, one shown at a time (``?tab=``; app.js switches without reloading).
+CASE_TABS = ("household", "eligibility", "documents", "records", "notes", "history", "diagram")
+
+
+@bp.route("/cases/<id:case_id>/notes", methods=["POST"])
+@login_required
+def add_note(case_id: int) -> Any:
+    """Any staff user who may see the case adds a note; the same form sent twice adds it once."""
+    try:
+        notes.add_note(db_session(), actor=current_user, case_id=case_id, text=request.form.get("text", ""),
+                       form_token=request.form.get("form_token"), now=now())
+    except FormInvalid as err:
+        flash(_("The note was not added: %(reason)s", reason=" ".join(
+            m for messages in translate_errors(err.errors).values() for m in messages)), "error")
+    else:
+        flash(_("Your note was added to the case."), "success")
+    return redirect(url_for("cases.show", case_id=case_id, tab="notes"))
+
+
+@bp.route("/cases/<id:case_id>/notes/<id:note_id>/pin", methods=["POST"])
+@login_required
+def pin_note(case_id: int, note_id: int) -> Any:
+    notes.set_pinned(db_session(), actor=current_user, case_id=case_id, note_id=note_id,
+                     pinned=request.form.get("pinned") == "1", now=now())
+    return redirect(url_for("cases.show", case_id=case_id, tab=request.form.get("tab") or "notes"))
 
 
 @bp.route("/cases/<id:case_id>/diagram")
@@ -124,9 +161,15 @@ def new() -> Any:
         if not national_id_is_valid(national_id):
             errors["national_id"] = _("This is not a valid national ID number (9 digits with a check digit).")
         else:
-            case = cases.begin_registration(db_session(), actor=current_user, library=library(),
-                                            national_id=national_id, consent=consent, now=now(),
-                                            sources=ministry_sources())
+            try:
+                case = cases.begin_registration(db_session(), actor=current_user, library=library(),
+                                                national_id=national_id, consent=consent, now=now(),
+                                                sources=ministry_sources())
+            except DuplicateApplicant as err:
+                # The existing case is named and linked only when it is in the user's own directorate.
+                errors["national_id"] = describe(err)[1]
+                return render_template("cases/new.html", errors=errors, national_id=national_id,
+                                       existing_case_id=err.case_id), 409
             first = cases.first_task_for(db_session(), actor=current_user, case_id=case.id)
             if first is not None:
                 return redirect(url_for("tasks.show", task_id=first.id))
@@ -145,4 +188,28 @@ def document(document_id: int) -> Any:
     response.headers["Content-Disposition"] = download.content_disposition
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+#: The preview's own policy: the file may be shown in a frame of our pages, and may load and run nothing.
+PREVIEW_POLICY = "default-src 'none'; img-src 'self'; object-src 'self'; style-src 'unsafe-inline'; " \
+                 "frame-ancestors 'self'"
+
+
+@bp.route("/documents/<id:document_id>/preview")
+@login_required
+def preview_document(document_id: int) -> Any:
+    """A PDF or an image shown in the page (inline), for staff of the case's directorate; anything else is a 404."""
+    download = documents.open_document(db_session(), storage=document_storage(), actor=current_user,
+                                       document_id=document_id)
+    if download.content_type not in documents.PREVIEWABLE_TYPES:
+        download.stream.close()
+        abort(404)
+    response = send_file(download.stream, mimetype=download.content_type, as_attachment=False,
+                         download_name=download.name, conditional=False, etag=False)
+    response.headers["Content-Disposition"] = download.content_disposition.replace("attachment", "inline", 1)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Security-Policy"] = PREVIEW_POLICY
     return response

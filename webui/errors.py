@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -19,7 +20,9 @@ from engine.errors import (
     TaskAlreadyCompleted,
     TaskNotClaimable,
 )
+from registry.drafts import DraftRefused
 from registry.errors import Conflict, DuplicateApplicant, NotPermitted, StorageUnavailable
+from webui.auth import form_expired
 from webui.rendering import when
 from webui.requests import MAX_JSON_DEPTH, UnsafeInput
 
@@ -33,9 +36,19 @@ def database_unavailable(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
+def _not_found_message() -> str:
+    """Say what was not found and why it may be: another directorate's case looks the same as none at all."""
+    if request.path.startswith(("/cases/", "/api/v1/cases/")):
+        return _("This case does not exist, or it belongs to another directorate: each directorate sees only "
+                 "its own cases.")
+    if request.path.startswith(("/tasks/", "/api/v1/tasks/")):
+        return _("This task does not exist, or it belongs to another directorate or role.")
+    return _("Not found.")
+
+
 def describe(error: Exception) -> tuple[int, str]:
     if isinstance(error, NotFoundForActor):
-        return 404, _("Not found.")
+        return 404, _not_found_message()
     if isinstance(error, TaskAlreadyCompleted):
         return 409, _("This task was already completed by %(by)s at %(at)s; nothing was changed.",
                       by=error.by or "?", at=when(error.at))
@@ -52,6 +65,14 @@ def describe(error: Exception) -> tuple[int, str]:
                       where=error.reference or _("in another directorate"))
     if isinstance(error, NotPermitted):
         return 403, _("Your role may not do this.")
+    if isinstance(error, DraftRefused):
+        if error.reason == "too_large":
+            return 413, _("The draft is larger than %(limit)s KB and was not saved.", limit=error.limit // 1024)
+        if error.reason == "unknown_fields":
+            return 422, _("The draft names fields this form does not have (%(fields)s); it was not saved.",
+                          fields=", ".join(error.fields[:10]))
+        return 422, _("The draft holds values no form field can take (%(fields)s); it was not saved.",
+                      fields=", ".join(error.fields[:10]))
     if isinstance(error, UnsafeInput):
         if error.reason == "too_deep":
             return 400, _("The request is nested too deeply (more than %(limit)s levels); nothing was changed.",
@@ -137,6 +158,8 @@ def register_error_handlers(app: Flask) -> None:
     def _bad_request(error: Any) -> Any:
         message = _("The form expired or was sent twice; reload the page and try again.") \
             if "CSRF" in str(getattr(error, "description", "")) else _("Bad request.")
-        if wants_json():
+        if wants_json() or request.is_json:  # the API, and pages' own JSON calls (a task form's draft)
             return jsonify({"error": message}), 400
+        if isinstance(error, CSRFError):  # an expired session or form: back to the page (after logging in)
+            return form_expired()
         return render_template("error.html", message=message, status=400), 400

@@ -7,6 +7,7 @@ field the page showed reads as False.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict
@@ -43,3 +44,17 @@ def parse_post(definition: FormDef, form: ImmutableMultiDict[str, str],
         elif field.type == "boolean" or field.name in form or field.name in files:
             data[field.name] = _value(field, field.name, form, files)
     return data
+
+
+def unknown_names(definition: FormDef, names: Iterable[str]) -> list[str]:
+    """Posted names that none of the form's fields (or a row of one of its groups) has; files count as unknown."""
+    plain = {f.name for f in definition.fields if f.type not in ("group", "file")}
+    columns = {f.name: {sub.name for sub in f.fields if sub.type != "file"}
+               for f in definition.fields if f.type == "group"}
+    unknown = []
+    for name in names:
+        row = re.match(r"^(.+?)-(\d+)-(.+)$", name)
+        if name in plain or (row and row.group(3) in columns.get(row.group(1), ())):
+            continue
+        unknown.append(name)
+    return sorted(unknown)

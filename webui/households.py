@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from registry import households
 from registry.operations import local_date
 from webui.db import db_session, deployed_library, now
-from webui.rendering import label, pick
+from webui.rendering import label, person_name, pick
 
 bp = Blueprint("households", __name__, url_prefix="/registry")
 
@@ -64,10 +64,17 @@ def _header(lang: str, priority: list[dict[str, Any]]) -> list[str]:
 
 def _row(entry: households.WaitingEntry, lang: str) -> list[Any]:
     head = entry.household.head
-    row = [entry.rank, entry.case.reference if entry.case else "", head.name_ar if head else "",
+    row = [entry.rank, entry.case.reference if entry.case else "", person_name(head, lang) if head else "",
            head.national_id if head else "", len(entry.household.members),
            label("category", entry.score.category, lang), round(entry.score.score, 4)]
-    return row + [k["value"] for k in entry.priority]
+    return row + [_cell(k["value"]) for k in entry.priority]
+
+
+def _cell(value: Any) -> Any:
+    """A yes/no key as a word in the reader's language (a spreadsheet shows Python's True/False otherwise)."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return value
 
 
 def _entries() -> Iterator[households.WaitingEntry]:

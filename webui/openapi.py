@@ -100,9 +100,11 @@ def _paths() -> dict[str, dict[str, Any]]:
         }},
         "/tasks": {"get": {
             "operationId": "listTasks", "security": secured,
-            "summary": "The caller's inbox, a page at a time: tasks assigned to them and open tasks of their role",
+            "summary": "The caller's inbox, a page at a time: tasks assigned to them and open tasks of their role, "
+                       "searched, filtered and sorted as the inbox page is",
             "parameters": [{"in": "query", "schema": schemas.TaskListQuery}],
-            "responses": _responses(ok=_ok(schemas.TaskListSchema, "one page of tasks and the total")),
+            "responses": _responses(ok=_ok(schemas.TaskListSchema, "one page of tasks and the total"),
+                                    extra={"422": _error("an invalid query parameter (named in codes)")}),
         }},
         "/tasks/{task_id}": {"get": {
             "operationId": "getTask", "summary": "A task with its form's fields and current values",

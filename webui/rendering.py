@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from flask import Flask, g
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_decimal
 from flask_babel import gettext as _
 
 from engine.forms import FieldDef, FormDef, load_form
@@ -19,6 +19,7 @@ from registry.ministries import ministry_name
 from registry.registration import REGISTRATION_FORM
 from registry.vocabulary import current_vocabulary, shown_case_fields
 from webui.db import db_session, deployed_library, library
+from webui.form_errors import error_links
 
 
 def when(value: dt.datetime | None) -> str:
@@ -46,6 +47,56 @@ def display(field: FieldDef, value: Any, lang: str) -> str:
     if field.type == "file":
         return ", ".join(str(item.get("name")) for item in value if isinstance(item, dict))
     return str(value)
+
+
+def number(value: Any, decimals: int = 2) -> str:
+    """A number as people read it: grouped thousands and a fixed number of decimals (416.00 beside 271.76)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):  # already worded for people (an explanation's "3,467.78")
+        return str(value)
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(amount, format=pattern)
+
+
+def money(value: Any) -> str:
+    """An amount in shekels with two decimals and its currency, in the reader's language."""
+    if value is None or value == "":
+        return "—"
+    return _("%(amount)s NIS", amount=number(value, 2))
+
+
+def rule_version_label(version: str | None) -> str:
+    """A rule version as people name it: the analysts' version without the content hash (``+3f33…``)."""
+    if not version:
+        return "—"
+    name = version.split("+", 1)[0]
+    if name.endswith("-draft"):
+        return _("%(version)s (draft)", version=name.removesuffix("-draft"))
+    return name
+
+
+def score_fraction(exact: str | None) -> str:
+    """An exact score such as ``11/24`` in words: "11 of 24" weighted deprivation points."""
+    numerator, slash, denominator = (exact or "").partition("/")
+    if not slash:
+        return ""
+    return _("%(part)s of %(whole)s weighted deprivation points", part=numerator, whole=denominator)
+
+
+def person_name(person: Any, lang: str) -> str:
+    """A person's name for the reader: the Latin spelling in English when one is recorded, else the Arabic.
+
+    Takes a Person (``name_ar``/``name_latin``) or a name from a list (a str that may carry ``latin``).
+    """
+    if person is None:
+        return ""
+    latin = getattr(person, "name_latin", None) or getattr(person, "latin", None)
+    if lang == "en" and latin:
+        return str(latin)
+    return str(getattr(person, "name_ar", person) or "")
 
 
 def submission_form(key: str) -> FormDef | None:
@@ -140,3 +191,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["field_label"] = lambda form_key, path: field_label(form_key, path, current_language())
     app.jinja_env.globals["task_name"] = lambda record: task_name(record, current_language())
     app.jinja_env.globals["case_fields"] = lambda values: case_fields(values, current_language())
+    app.jinja_env.globals.update(number=number, money=money, rule_version_label=rule_version_label,
+                                 score_fraction=score_fraction)
+    app.jinja_env.globals["person_name"] = lambda person: person_name(person, current_language())
+    app.jinja_env.globals["error_links"] = lambda form, errors: error_links(form, errors, current_language())

@@ -12,11 +12,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
 from engine.forms import FIELD_TYPES, national_id_is_valid, normalize_national_id
 from engine.models import TaskRecord
 from registry.cases import CaseView, Completion
+from registry.inbox import SORTS as INBOX_SORTS
+from registry.inbox import VIEWS as INBOX_VIEWS
 from registry.paging import MAX_PER_PAGE, PER_PAGE
 from registry.registration import MEMBER_FIELDS, MemberField
 from registry.scores import Recomputation
@@ -140,11 +142,55 @@ class HistoryQuery(StrictSchema):
                                 metadata={"description": "which page of the case's history: 1 is the newest"})
 
 
-class TaskListQuery(Schema):
-    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=2**31 - 1),
-                        metadata={"description": "which page of the inbox, from 1"})
-    per_page = QueryInteger(validate=validate.Range(min=1, max=MAX_PER_PAGE),
+def _query_text(maximum: int, description: str) -> fields.String:
+    return fields.String(validate=validate.Length(max=maximum, error="too_long"), metadata={"description": description})
+
+
+class InboxFilterQuery(Schema):
+    """The inbox's search, filters and sort as a query string; the inbox page and the API read the same."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    error_messages = {"type": "invalid_type"}
+
+    q = _query_text(100, "search: the head of household's name, the head's or applicant's national ID, or the "
+                         "case reference (or the number it ends with)")
+    task = _query_text(100, "only tasks with this task id of the diagram (spec id)")
+    stage = _query_text(50, "only tasks of this stage")
+    locality = _query_text(120, "only tasks of households of this locality")
+    due_from = fields.Date(error_messages={"invalid": "invalid_date"},
+                           metadata={"description": "only tasks due on or after this day (ministry time)"})
+    due_to = fields.Date(error_messages={"invalid": "invalid_date"},
+                         metadata={"description": "only tasks due on or before this day (ministry time)"})
+    overdue = fields.Boolean(load_default=False, truthy={"1", "true", "on", "yes"}, falsy={"0", "false", "off", "no"},
+                             error_messages={"invalid": "invalid"},
+                             metadata={"description": "only tasks past their due time"})
+    sort = fields.String(load_default="due", validate=validate.OneOf(INBOX_SORTS, error="invalid_choice"),
+                         metadata={"enum": list(INBOX_SORTS), "description":
+                                   "due: soonest due first; priority: the household's latest deprivation score, "
+                                   "highest (poorest) first; age: oldest task first; a leading '-' reverses"})
+    per_page = QueryInteger(validate=validate.Range(min=1, max=MAX_PER_PAGE, error="out_of_range"),
                             metadata={"description": f"tasks per page (default {PER_PAGE})"})
+
+    @pre_load
+    def _blank_is_absent(self, data: Any, **_kwargs: Any) -> Any:
+        """An empty box of the filter form means "any", not an invalid value."""
+        if isinstance(data, Mapping):
+            return {key: value for key, value in data.items() if value != ""}
+        return data
+
+
+class TaskListQuery(InboxFilterQuery):
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=2**31 - 1, error="out_of_range"),
+                        metadata={"description": "which page of the inbox, from 1"})
+
+
+class InboxPageQuery(InboxFilterQuery):
+    view = fields.String(load_default="work", validate=validate.OneOf(INBOX_VIEWS, error="invalid_choice"))
+    mine_page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=2**31 - 1, error="out_of_range"))
+    open_page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=2**31 - 1, error="out_of_range"))
+    team_page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=2**31 - 1, error="out_of_range"))
 
 
 # --- responses -----------------------------------------------------------------------------------
@@ -184,7 +230,8 @@ class TaskSchema(Schema):
 
 class TaskListSchema(Schema):
     tasks = fields.List(fields.Nested(TaskSchema), required=True, metadata={
-        "description": "one page: the caller's own tasks and the open tasks of their role, soonest due first"})
+        "description": "one page: the caller's own tasks and the open tasks of their role, in the order asked "
+                       "(soonest due first unless sort says otherwise)"})
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)

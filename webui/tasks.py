@@ -9,8 +9,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid, StaleState, TaskAlreadyCompleted, TaskNotClaimable
-from registry import cases
+from registry import cases, drafts
+from registry.drafts import TaskDraft
+from registry.models import CaseStatus
 from webui.db import db_session, document_storage, library, now
+from webui.drafts import saved_at
 from webui.errors import describe
 from webui.formdata import parse_post
 from webui.messages import translate_errors
@@ -19,17 +22,29 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
 def _render(task_id: str, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
-            message: str | None = None, status: int = 200) -> Any:
+            message: str | None = None, status: int = 200, draft: TaskDraft | None = None) -> Any:
     view = cases.task_view_for_page(db_session(), actor=current_user, library=library(), task_id=task_id)
     if values is not None:
         view.values = values
-    return render_template("tasks/task.html", view=view, errors=errors or {}, message=message), status
+    elif draft is not None:  # what the user typed before (a closed tab, an ended session) wins over the defaults
+        view.values = {**view.values, **draft.values}
+    return render_template("tasks/task.html", view=view, errors=errors or {}, message=message, draft=draft,
+                           draft_saved_at=saved_at(draft) if draft else None), status
+
+
+def _completion_message(status: str) -> str:
+    """What a completion did, in words: a completion that ends the case says so."""
+    if status == CaseStatus.CLOSED:
+        return _("Saved. The case is now closed.")
+    if status == CaseStatus.REJECTED:
+        return _("Saved. The case is now closed: the request was not accepted.")
+    return _("Saved. The case moved on.")
 
 
 @bp.route("/<task_id>")
 @login_required
 def show(task_id: str) -> Any:
-    return _render(task_id)
+    return _render(task_id, draft=drafts.draft_for(db_session(), actor=current_user, task_id=task_id))
 
 
 @bp.route("/<task_id>", methods=["POST"])
@@ -53,7 +68,7 @@ def complete(task_id: str) -> Any:
     except (TaskAlreadyCompleted, StaleState, TaskNotClaimable) as err:
         status, message = describe(err)
         return _render(task_id, values=data, message=message, status=status)
-    flash(_("Saved. The case moved on."), "success")
+    flash(_completion_message(completion.status), "success")
     mine = [r for r in completion.next_tasks if r.assignee_id == current_user.id]
     if mine:
         return redirect(url_for("tasks.show", task_id=mine[0].id))

@@ -51,8 +51,9 @@ def log_in(page: Page, username: str, lang: str, shoot: Shoot | None = None) -> 
     text = TEXT[lang]
     page.goto("/login")
     if page.locator("html").get_attribute("lang") != lang:
-        page.get_by_test_id("language-switch").click()
-        page.wait_for_url(re.compile(r"/login"))
+        # Wait for the switch's own round trip (the URL is /login before and after it).
+        with page.expect_navigation(timeout=30_000):
+            page.get_by_test_id("language-switch").click()
     expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.locator("html")).to_have_attribute("dir", "rtl" if lang == "ar" else "ltr")
     expect(page.get_by_role("heading", name=text["login"])).to_be_visible()
@@ -71,8 +72,13 @@ def log_out(page: Page, lang: str) -> None:
     expect(page.get_by_role("heading", name=TEXT[lang]["login"])).to_be_visible()
 
 
-def start_registration(page: Page, national_id: str, screenshot: Callable[[], object] | None = None) -> None:
-    """Open a registration for ``national_id`` with the household's consent; lands on the registration task."""
+def start_registration(page: Page, national_id: str, screenshot: Callable[[], object] | None = None, *,
+                       all_steps: bool = True) -> None:
+    """Open a registration for ``national_id`` with the household's consent; lands on the registration task.
+
+    With ``all_steps`` the form shows every step at once (the page's own toggle, remembered for the tab), as a
+    reception officer copying a paper form would choose; otherwise it shows one step at a time.
+    """
     page.goto("/cases/new")
     page.locator("#national_id").fill(national_id)
     expect(page.locator("input[name=consent]")).to_be_checked()
@@ -80,3 +86,6 @@ def start_registration(page: Page, national_id: str, screenshot: Callable[[], ob
         screenshot()
     page.get_by_test_id("start-registration").click()
     page.wait_for_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
+    if all_steps:
+        page.get_by_test_id("steps-all").click()
+        expect(page.locator("[data-step]:visible")).to_have_count(page.locator("[data-step]").count())

@@ -96,7 +96,7 @@ def test_a_complete_registration_moves_the_case_to_recommendation(login_as: Call
 def test_overdue_tasks_stand_out_in_the_inbox(login_as: Callable[..., FlaskClient], clock: Clock) -> None:
     browser = login_as("reception1")
     _start(browser)
-    assert "Overdue" not in browser.get("/").get_data(as_text=True)
+    assert 'badge danger">Overdue' not in browser.get("/").get_data(as_text=True)
     clock.advance(days=3)  # the registration is due in two days; the idle session has ended meanwhile
     html = login_as("reception1").get("/").get_data(as_text=True)
     assert 'class="overdue"' in html and "Overdue" in html

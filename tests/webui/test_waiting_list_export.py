@@ -36,7 +36,9 @@ def _registered_with_head_names(api: Callable[[str], Api], app: Flask, names: li
     with app.app_context():
         session = db_session()
         for national_id, name in zip(ids, names, strict=True):
-            session.execute(update(Person).where(Person.national_id == national_id).values(name_ar=name))
+            # No Latin spelling: English exports show the Latin name when there is one.
+            session.execute(update(Person).where(Person.national_id == national_id)
+                            .values(name_ar=name, name_latin=None))
         session.commit()
 
 

@@ -64,6 +64,7 @@ function markPath(viewer, path, current) {
 // on a phone is not a thin strip in a tall empty box. Fitted once the box has a size (it may be hidden, in a closed
 // <details> for example), and again when its width changes.
 const MARGIN_PX = 48;
+const READABLE_ZOOM = 0.55;
 
 function fitWhenSized(container, canvas) {
   const diagram = canvas.viewbox().inner;
@@ -73,6 +74,16 @@ function fitWhenSized(container, canvas) {
       return;
     }
     width = container.clientWidth;
+    if (diagram.width && (width - MARGIN_PX) / diagram.width < READABLE_ZOOM) {
+      // On a phone the whole process would be drawn too small to read, its badges covering the tasks' names: it is
+      // drawn at a readable size from its start, and dragged sideways inside its box (never widening the page).
+      container.style.height = `${Math.round(diagram.height * READABLE_ZOOM + MARGIN_PX)}px`;
+      canvas.resized();
+      const pad = MARGIN_PX / 2 / READABLE_ZOOM;
+      canvas.viewbox({ x: diagram.x - pad, y: diagram.y - pad, width: width / READABLE_ZOOM,
+        height: container.clientHeight / READABLE_ZOOM });
+      return;
+    }
     if (diagram.width) {
       container.style.height = `${Math.round((width * diagram.height) / diagram.width + MARGIN_PX)}px`;
     }
