@@ -84,6 +84,10 @@ class FieldDef:
     fields: tuple[FieldDef, ...] = ()
     #: For a list of answers: how the answers it lists are known to be true (the domain names the ways).
     verifies: str | None = None
+    #: For a file field: one input per code the task data lists under this name (the documents a request
+    #: names), each file then tied to its code by ``for``; ``labels_from`` (``<form>.<field>``) words the codes.
+    one_input_per: str | None = None
+    labels_from: str | None = None
 
     def initial_value(self, data: Mapping[str, Any]) -> Any:
         """The value a form shows before the user types: a prefill expression, else the task data.
@@ -116,6 +120,8 @@ class FormDef:
     path: str = ""
     #: Whether the case page lists this form's submissions (false where a panel already shows what it records).
     on_case_page: bool = True
+    #: The case page's section that lists this form's submissions (``case_tab: plan``; visits and records if none).
+    case_tab: str = "records"
     #: Steps of a long form, in order (none: one part). Every field belongs to exactly one step.
     sections: tuple[Section, ...] = ()
     #: Values of earlier tasks shown as a banner on top of this one (``<form>.<field>``: a plan's return reason).
@@ -201,6 +207,8 @@ def _field(raw: Mapping[str, Any], where: str) -> FieldDef:
         fresh=bool(raw.get("fresh", False)),
         fields=sub,
         verifies=str(raw["verifies"]) if raw.get("verifies") else None,
+        one_input_per=str(raw["one_input_per"]) if raw.get("one_input_per") else None,
+        labels_from=str(raw["labels_from"]) if raw.get("labels_from") else None,
     )
 
 
@@ -217,6 +225,7 @@ def parse_form(key: str, text: str, path: str = "") -> FormDef:
         checks=tuple(raw.get("checks", ())),
         path=path,
         on_case_page=bool(raw.get("case_page", True)),
+        case_tab=str(raw.get("case_tab") or "records"),
         sections=tuple(_section(s, key) for s in raw.get("sections", ())),
         banner_from=_names(raw.get("banner_from")),
     )
@@ -258,6 +267,10 @@ def check_form(form: FormDef) -> list[str]:
         for f in defs:
             if f.choices_from and f.choices_from not in CHOICE_PROVIDERS:
                 problems.append(f"{f.name}: unknown choices_from {f.choices_from!r}")
+            if (f.one_input_per or f.labels_from) and f.type != "file":
+                problems.append(f"{f.name}: one_input_per and labels_from are for file fields only")
+            if f.labels_from and not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]*", f.labels_from):
+                problems.append(f"{f.name}: labels_from {f.labels_from!r} must name <form>.<field>")
             walk(f.fields)
 
     walk(form.fields)
@@ -430,6 +443,21 @@ def _check_required(defs: tuple[FieldDef, ...], values: dict[str, Any], context:
                 _check_required(f.fields, item, context, f"{prefix}{f.name}.{index}.", errors)
 
 
+def _check_requested(defs: tuple[FieldDef, ...], values: Mapping[str, Any], context: Mapping[str, Any],
+                     errors: dict[str, list[str]]) -> None:
+    """A file answering one code (``for``) must answer one the task data lists: nothing that was not asked for."""
+    for f in defs:
+        if not f.one_input_per or not isinstance(values.get(f.name), list):
+            continue
+        listed = context.get(f.one_input_per)
+        requested = {str(code) for code in listed} if isinstance(listed, list) else set()
+        for item in values[f.name]:
+            code = item.get("for") if isinstance(item, Mapping) else None
+            if code is not None and code not in requested:
+                errors.setdefault(f.name, []).append("not_requested")
+                break
+
+
 def validate_submission(
     form: FormDef,
     raw: Mapping[str, Any],
@@ -456,6 +484,7 @@ def validate_submission(
     values = _jsonable(loaded)
     missing: dict[str, list[str]] = {}
     _check_required(form.fields, values, context or {}, "", missing)
+    _check_requested(form.fields, values, context or {}, missing)
     for name, codes in missing.items():
         if name not in errors and not any(key.startswith(f"{name}.") for key in errors):
             errors[name] = codes

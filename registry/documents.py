@@ -316,6 +316,8 @@ class _Upload:
     content_type: str
     content: bytes
     sha256: str
+    #: The requested document this file answers (a code of the request), when the form asks per document.
+    requested: str | None = None
 
 
 _MAX_BASE64_CHARS = (MAX_UPLOAD_BYTES + 2) // 3 * 4 + 4
@@ -341,10 +343,16 @@ def _content_of(item: Mapping[str, Any]) -> bytes:
 def _accepted(field: str, item: Any) -> _Upload:
     if not isinstance(item, Mapping):
         raise UploadRefused("invalid_file")
+    requested = item.get("for")
+    if requested is not None and not (isinstance(requested, str) and _REQUESTED_CODE.fullmatch(requested)):
+        raise UploadRefused("not_requested")  # whether it was requested is the form's check; this is its shape
     content = _content_of(item)
     mime = detect_type(content)
     return _Upload(field=field, name=safe_name(item.get("name"), content_type=mime), content_type=mime,
-                   content=content, sha256=hashlib.sha256(content).hexdigest())
+                   content=content, sha256=hashlib.sha256(content).hexdigest(), requested=requested)
+
+
+_REQUESTED_CODE = re.compile(r"[a-z][a-z0-9_.]{0,99}")
 
 
 def store_uploads(session: Session, *, storage: DocumentStorage | None, actor: User, case_id: int, form: FormDef,
@@ -352,7 +360,8 @@ def store_uploads(session: Session, *, storage: DocumentStorage | None, actor: U
     """Replace the files in ``data``'s file fields by references to stored documents.
 
     A file arrives as {"name", "content_type", "content": bytes} from the browser, or with
-    "content_base64" through the API; what the task keeps is {"document_id", "name", "size"}.
+    "content_base64" through the API, either with an optional "for" (the requested document it answers);
+    what the task keeps is {"document_id", "name", "size"} and its "for".
     The declared type and the name's extension are ignored: the content decides. Every file is
     checked before any is stored, so a refusal stores nothing. Bytes are written before the row
     is flushed: a rollback may leave an unreferenced file (harmless, its key is its hash and a
@@ -388,11 +397,13 @@ def store_uploads(session: Session, *, storage: DocumentStorage | None, actor: U
             raise StorageUnavailable(str(err)) from err
         document = Document(case_id=case_id, name=upload.name, content_type=upload.content_type,
                             size=len(upload.content), sha256=upload.sha256, storage_key=upload.sha256,
-                            uploaded_by_id=actor.id, uploaded_at=now)
+                            uploaded_by_id=actor.id, uploaded_at=now, requested_document=upload.requested)
         session.add(document)
         session.flush()
-        refs.setdefault(upload.field, []).append({"document_id": document.id, "name": document.name,
-                                                  "size": document.size})
+        ref: dict[str, Any] = {"document_id": document.id, "name": document.name, "size": document.size}
+        if upload.requested:
+            ref["for"] = upload.requested
+        refs.setdefault(upload.field, []).append(ref)
     out.update(refs)
     return out
 

@@ -283,6 +283,8 @@ class Document(Base):
     storage_key: Mapped[str] = mapped_column(String(128))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The code of the requested document this file answers (older rows: none, matched by upload time).
+    requested_document: Mapped[str | None] = mapped_column(String(100))
 
 
 class DocumentRequest(Base):

@@ -52,7 +52,7 @@ def show(case_id: int) -> Any:
 
 
 #: The case page's sections, one shown at a time (``?tab=``; app.js switches without reloading).
-CASE_TABS = ("household", "eligibility", "documents", "records", "notes", "history", "diagram")
+CASE_TABS = ("household", "eligibility", "documents", "records", "plan", "notes", "history", "diagram")
 
 
 @bp.route("/cases/<id:case_id>/notes", methods=["POST"])

@@ -14,6 +14,9 @@ from werkzeug.datastructures import FileStorage, ImmutableMultiDict
 
 from engine.forms import FieldDef, FormDef
 
+#: Between a file field's name and the requested document an input is for: ``documents__for__income_proof``.
+FOR_SEPARATOR = "__for__"
+
 
 def _value(field: FieldDef, key: str, form: ImmutableMultiDict[str, str],
            files: ImmutableMultiDict[str, FileStorage]) -> Any:
@@ -22,8 +25,12 @@ def _value(field: FieldDef, key: str, form: ImmutableMultiDict[str, str],
     if field.type == "multichoice":
         return form.getlist(key)
     if field.type == "file":
-        uploads = [f for f in files.getlist(key) if f and f.filename]
-        return [{"name": f.filename, "content_type": f.mimetype, "content": f.read()} for f in uploads] or None
+        # One input per requested document posts ``<name>__for__<code>``: each file keeps the code it answers.
+        posted = [(None, f) for f in files.getlist(key)] + [
+            (name[len(key) + len(FOR_SEPARATOR):], f) for name in files if name.startswith(key + FOR_SEPARATOR)
+            for f in files.getlist(name)]
+        return [{"name": f.filename, "content_type": f.mimetype, "content": f.read(), **({"for": code} if code else {})}
+                for code, f in posted if f and f.filename] or None
     return form.get(key)
 
 
@@ -41,7 +48,8 @@ def parse_post(definition: FormDef, form: ImmutableMultiDict[str, str],
                 if any(v not in (None, "", [], False) for v in row.values()):
                     rows.append(row)
             data[field.name] = rows
-        elif field.type == "boolean" or field.name in form or field.name in files:
+        elif field.type == "boolean" or field.name in form or field.name in files or (
+                field.type == "file" and any(name.startswith(field.name + FOR_SEPARATOR) for name in files)):
             data[field.name] = _value(field, field.name, form, files)
     return data
 

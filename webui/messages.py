@@ -24,6 +24,8 @@ FIELD_ERRORS = {
     "file_empty": _l("The file is empty or too small to be a document."),
     "invalid_file_type": _l("Only PDF documents and JPEG or PNG images can be attached."),
     "file_damaged": _l("The file is damaged or incomplete. Save it again and attach the new copy."),
+    "not_requested": _l("A file is attached for a document that was not requested: "
+                        "attach it to one of the requested documents."),
     "too_long": _l("This text is too long."),
     "too_large": _l("This number is too large."),
     "out_of_range": _l("This value is outside the allowed range."),

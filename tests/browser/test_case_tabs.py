@@ -17,7 +17,7 @@ from tests.factories import pdf_document, png_image, registration
 
 pytestmark = pytest.mark.browser
 
-TABS = ["household", "eligibility", "documents", "records", "notes", "history"]
+TABS = ["household", "eligibility", "documents", "records", "plan", "notes", "history"]
 
 
 def case_with_documents(page: Page) -> int:

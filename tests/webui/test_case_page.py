@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 
 from tests.conftest import Api, Clock
 from tests.factories import pdf_document, png_image
-from tests.webui.test_case_paths import complete, register_and_recommend
+from tests.webui.test_case_paths import complete, register_and_recommend, task_of
 
 PDF = pdf_document("proof of income")
 PNG = png_image(40, 30)
-TABS = ["household", "eligibility", "documents", "records", "notes", "history"]
+TABS = ["household", "eligibility", "documents", "records", "plan", "notes", "history"]
 
 
 def _section(html: str, name: str) -> str:
@@ -63,6 +63,7 @@ def test_each_tab_is_a_section_and_a_link_shows_it_without_javascript(
 
     contents = {"household": 'data-testid="members"', "eligibility": 'data-testid="score-latest"',
                 "documents": "income.pdf", "records": 'data-testid="panel-eligibility_recommendation"',
+                "plan": 'data-testid="no-plan"',
                 "notes": 'data-testid="note-form"', "history": "Additional documents requested"}
     for name, content in contents.items():
         page = supervisor.get(f"/cases/{case_id}?tab={name}").get_data(as_text=True)
@@ -172,3 +173,23 @@ def test_a_task_page_shows_what_the_task_works_from_before_the_eligibility_table
     order = [context.index(f'data-testid="panel-{name}"') for name in
              ("eligibility_recommendation", "documents", "household", "eligibility")]
     assert order == sorted(order)
+
+
+def test_the_plan_and_its_reviews_have_their_own_tab(api: Callable[[str], Api],
+                                                     login_as: Callable[[str], FlaskClient]) -> None:
+    """Forms that say `case_tab: plan` (the assistance plan and its review) are listed under Plan only."""
+    from tests.factories import PLAN
+
+    reception, supervisor, manager = api("reception1"), api("supervisor1"), api("casemanager1")
+    case_id = register_and_recommend(reception)
+    fields = supervisor.get(f"/tasks/{task_of(supervisor, case_id)['id']}").get_json()["fields"]
+    chosen = next(f for f in fields if f["name"] == "case_manager")["choices"][0]["value"]
+    complete(supervisor, case_id, {"decision": "approve", "case_manager": chosen}, expect_form="eligibility_review")
+    complete(manager, case_id, {"visit_date": "2026-11-03", "needs_areas": ["health"], "needs_description": "x",
+                                "household_resources": "y", "risk_level": "medium", "another_visit_needed": False},
+             expect_form="needs_assessment")
+    complete(manager, case_id, PLAN, expect_form="assistance_plan")
+    page = login_as("supervisor1").get(f"/cases/{case_id}?tab=plan").get_data(as_text=True)
+    assert 'data-testid="panel-assistance_plan"' in _section(page, "plan")
+    assert 'data-testid="panel-assistance_plan"' not in _section(page, "records")
+    assert 'data-testid="panel-needs_assessment"' in _section(page, "records")
