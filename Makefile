@@ -84,7 +84,9 @@ run: $(STAMP) assets fonts
 	DEMO_MODE=1 $(FLASK) processes deploy || echo "The process files were not deployed (see above)."
 	DEMO_MODE=1 $(FLASK) seed
 	@DEMO_MODE=1 $(FLASK) print-logins
-	@echo "Serving on http://127.0.0.1:$(PORT) (Ctrl+C to stop)"
+	@echo "Serving on http://127.0.0.1:$(PORT) with one timer worker (Ctrl+C stops both)"
+	@# The worker fires BPMN timers and sends due messages beside the server; the trap stops it with the server.
+	DEMO_MODE=1 $(FLASK) worker & worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	DEMO_MODE=1 $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --no-control-socket --access-logfile - \
 	  'app:create_app()'
 

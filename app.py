@@ -49,6 +49,19 @@ def default_config() -> dict[str, Any]:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
         "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For/-Proto in front of the app
+        # The citizens' portal (webui/portal/throttle.py): wrong codes, and codes asked for (each sends a text
+        # message), per address and per address and national ID. Its logins share the staff login limits above.
+        "PORTAL_CODE_GUESSES_PER_ADDRESS": "30/hour",
+        "PORTAL_CODE_GUESSES_PER_ACCOUNT": "10/hour",
+        "PORTAL_CODE_REQUESTS_PER_ADDRESS": "100/hour",
+        "PORTAL_CODE_REQUESTS_PER_ACCOUNT": "5/hour",
+        # Messages to households (registry.notifications): "log" writes them to the log; "http" posts SMS to
+        # SMS_GATEWAY_URL, "smtp" sends e-mail through SMTP_HOST; "http,smtp" both, by channel.
+        "NOTIFY_SENDER": "log",
+        "SMTP_PORT": 25,
+        "NOTIFY_TIMEOUT": 10.0,
+        "NOTIFY_MAX_ATTEMPTS": 6,
+        "NOTIFY_BACKOFF_SECONDS": 60,
     }
 
 
@@ -58,10 +71,12 @@ def _from_environment() -> dict[str, Any]:
                 "MINISTRY_EDUCATION_URL", "MINISTRY_HEALTH_URL", "DOCUMENT_STORAGE",
                 "DOCUMENT_STORAGE_DIR", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
                 "S3_REGION", "S3_PREFIX", "RATELIMIT_STORAGE_URI", "LOGIN_LIMIT_PER_ADDRESS",
-                "LOGIN_LIMIT_PER_ACCOUNT"):
+                "LOGIN_LIMIT_PER_ACCOUNT", "NOTIFY_SENDER", "SMS_GATEWAY_URL", "SMS_GATEWAY_TOKEN", "SMTP_HOST",
+                "SMTP_FROM", "SMTP_USER", "SMTP_PASSWORD", "NOTIFY_EMAIL_SUBJECT"):
         if os.environ.get(key):
             env[key] = os.environ[key]
-    for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS", "TRUSTED_PROXIES"):
+    for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS", "TRUSTED_PROXIES", "SMTP_PORT",
+                "NOTIFY_MAX_ATTEMPTS", "NOTIFY_BACKOFF_SECONDS"):
         if os.environ.get(key):
             env[key] = int(os.environ[key])
     if os.environ.get("DEMO_MODE"):
@@ -123,18 +138,20 @@ def _say_if_working_files_are_broken(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from webui.cli import db_cli, processes_cli, registry_cli, seed_command
+    from webui.cli import db_cli, processes_cli, registry_cli, seed_command, worker_command
 
     app.cli.add_command(db_cli)
     app.cli.add_command(processes_cli)
     app.cli.add_command(registry_cli)
+    app.cli.add_command(worker_command)
     app.cli.add_command(seed_command)
 
     @app.cli.command("print-logins")
     def print_logins() -> None:
         """Print the demo logins."""
-        from registry.seed import DEMO_LOGINS
+        from registry.seed import DEMO_CITIZEN, DEMO_LOGINS
 
         click.echo("Demo logins (password: demo):")
         for username, description in DEMO_LOGINS:
             click.echo(f"  {username:<14} {description}")
+        click.echo(f"Citizen portal (/portal/login): national ID {DEMO_CITIZEN[0]}, password demo")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,17 +29,23 @@ class OperationContext:
 
 
 Operation = Callable[..., Any]
+#: Checks a service task's parameters when its process is checked: (parameter expressions by name, the
+#: processes folder checked) -> problems. For operations whose parameters name things in other files.
+ParamCheck = Callable[[dict[str, str | None], Path], list[str]]
 ChoiceProvider = Callable[[Session, str], list[tuple[str, dict[str, str]]]]
 FormCheck = Callable[[Session, dict[str, Any], "OperationContext"], dict[str, list[str]]]
 
 OPERATIONS: dict[str, Operation] = {}
+OPERATION_CHECKS: dict[str, ParamCheck] = {}
 CHOICE_PROVIDERS: dict[str, ChoiceProvider] = {}
 FORM_CHECKS: dict[str, FormCheck] = {}
 
 
-def register_operation(name: str, function: Operation) -> None:
+def register_operation(name: str, function: Operation, *, check: ParamCheck | None = None) -> None:
     """Let service tasks call ``function(context, **params)`` as ``name``; returns JSON-able data."""
     OPERATIONS[name] = function
+    if check is not None:
+        OPERATION_CHECKS[name] = check
 
 
 def register_choice_provider(name: str, function: ChoiceProvider) -> None:

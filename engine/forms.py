@@ -88,6 +88,8 @@ class FieldDef:
     #: names), each file then tied to its code by ``for``; ``labels_from`` (``<form>.<field>``) words the codes.
     one_input_per: str | None = None
     labels_from: str | None = None
+    #: Staff's own part of a form the household also fills in (the portal leaves it out).
+    staff_only: bool = False
 
     def initial_value(self, data: Mapping[str, Any]) -> Any:
         """The value a form shows before the user types: a prefill expression, else the task data.
@@ -209,6 +211,7 @@ def _field(raw: Mapping[str, Any], where: str) -> FieldDef:
         verifies=str(raw["verifies"]) if raw.get("verifies") else None,
         one_input_per=str(raw["one_input_per"]) if raw.get("one_input_per") else None,
         labels_from=str(raw["labels_from"]) if raw.get("labels_from") else None,
+        staff_only=bool(raw.get("staff_only", False)),
     )
 
 

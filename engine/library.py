@@ -20,7 +20,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from sqlalchemy.orm import Session
 
 from engine import bpmn_checks, expressions
-from engine.catalog import OPERATIONS
+from engine.catalog import OPERATION_CHECKS, OPERATIONS
 from engine.errors import ExpressionError
 from engine.forms import check_form, load_form
 from engine.models import ProcessVersion
@@ -177,6 +177,10 @@ def check_process_spec(library: Library, spec: Any, where: str, source: str = ""
                 problems.append(f"{label}: unknown service operation {task_spec.operation_name!r}")
             for pname, param in task_spec.operation_params.items():
                 _check_expression(problems, f"{label}: parameter {pname}", param.get("value"))
+            check = OPERATION_CHECKS.get(task_spec.operation_name)
+            if check is not None:
+                raw = {pname: param.get("value") for pname, param in task_spec.operation_params.items()}
+                problems += [f"{label}: {problem}" for problem in check(raw, library.processes_dir)]
         if isinstance(task_spec, BusinessRuleTaskMixin):
             _check_dmn(problems, label, task_spec)
     return problems

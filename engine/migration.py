@@ -29,6 +29,7 @@ from engine.models import InstanceStatus, ProcessInstance, ProcessVersion, TaskR
 from engine.runtime import sync_task_index, task_assignee, task_due_at
 from engine.script_engine import SafeScriptEngine
 from engine.state import SERIALIZER_VERSION, STANDARD, compact, load_spec, restore, save
+from engine.timers import sync_timers
 
 #: Tasks that are the instance's present: reset onto the new spec by SpiffWorkflow and kept by id.
 _WAITING = SpiffState.READY | SpiffState.WAITING
@@ -194,6 +195,12 @@ def _element(task: Any) -> str:
     return str(task.task_spec.bpmn_id or task.task_spec.name)
 
 
+def _elements(tasks: Any) -> list[str]:
+    """The diagram's ids of these tasks; SpiffWorkflow's own helpers (a boundary event's join) only when alone."""
+    named = sorted({_element(t) for t in tasks if t.task_spec.bpmn_id})
+    return named or sorted({_element(t) for t in tasks})
+
+
 def _definition(task_spec: Any) -> dict[str, Any]:
     props = user_task_properties(task_spec)
     return {"name": task_spec.bpmn_name, "lane": task_spec.lane,
@@ -261,11 +268,11 @@ def _refused(plan: InstancePlan, workflow: BpmnWorkflow, top: Any, sub_diffs: di
         plan.blocked, plan.elements = Blocked.INSIDE_REMOVED_ELEMENT, gone_subprocesses
         return True
     removed = list(top.removed) + [t for diff in sub_diffs.values() if diff is not None for t in diff.removed]
-    waiting = sorted({_element(t) for t in removed if t.has_state(SpiffState.DEFINITE_MASK)})
+    waiting = _elements(t for t in removed if t.has_state(SpiffState.DEFINITE_MASK))
     if waiting:
         plan.blocked, plan.elements = Blocked.WAITING_TASK_REMOVED, waiting
         return True
-    passed = sorted({_element(t) for t in removed if t.has_state(SpiffState.FINISHED_MASK)})
+    passed = _elements(t for t in removed if t.has_state(SpiffState.FINISHED_MASK))
     if passed:
         plan.blocked, plan.elements = Blocked.PASSED_ELEMENT_REMOVED, passed
         return True
@@ -315,6 +322,7 @@ def _apply(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, 
     instance.process_version = target
     instance.updated_at = now
     rows = sync_task_index(session, instance, workflow, now, None, ready_before, timezone)
+    sync_timers(session, instance, workflow, now)
     for row in rows:
         if row.id not in ready_before:
             continue  # a row created just now is already of the new spec

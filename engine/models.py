@@ -1,4 +1,4 @@
-"""Engine tables: deployed process versions, instances (state only), and the task index."""
+"""Engine tables: deployed process versions, instances (state only), the task index and waiting timers."""
 
 from __future__ import annotations
 
@@ -84,6 +84,8 @@ class TaskRecord(Base):
         Index("ix_task_records_ready_scope", "scope", "due_at",
               sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'"),
               postgresql_include=["lane", "assignee_id", "instance_id", "stage", "spec_id", "title", "created_at"]),
+        # The worker's sweep of tasks whose household has a date to meet.
+        Index("ix_task_records_waiting", "waiting_on", "state", "household_due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -103,18 +105,80 @@ class TaskRecord(Base):
     completed_at: Mapped[dt.datetime | None]
     completed_by_id: Mapped[int | None]
     data: Mapped[dict[str, Any] | None]
+    #: Who the task waits on ("household") while staff cannot go on; its staff due date stands still meanwhile.
+    waiting_on: Mapped[str | None] = mapped_column(String(16))
+    wait_reason: Mapped[str | None] = mapped_column(Text)
+    #: When staff paused the task (none for a task that waits on the household by its nature).
+    paused_at: Mapped[dt.datetime | None]
+    #: Time paused so far, in seconds: the staff due date has moved later by this much.
+    paused_seconds: Mapped[int] = mapped_column(default=0)
+    #: The date the household should respond by, and when the wait ends without an answer.
+    household_due_at: Mapped[dt.datetime | None]
+    household_grace_until: Mapped[dt.datetime | None]
+    household_reminded_at: Mapped[dt.datetime | None]
+    #: When a wait ended because the household missed its date (the supervisor is shown it).
+    household_missed_at: Mapped[dt.datetime | None]
 
     @property
     def is_ready(self) -> bool:
         return self.state == TaskState.READY.value
 
+    @property
+    def is_waiting(self) -> bool:
+        return self.waiting_on is not None
+
+    @property
+    def shown_due_at(self) -> dt.datetime | None:
+        """The date that counts now: the household's while the task waits on it, else the staff's."""
+        return self.household_due_at if self.is_waiting else self.due_at
+
     def is_overdue(self, now: dt.datetime) -> bool:
-        return self.is_ready and self.due_at is not None and self.due_at < now
+        """Past the staff due date; a task waiting on the household is not late for staff."""
+        return self.is_ready and not self.is_waiting and self.due_at is not None and self.due_at < now
 
     def visible_to(self, *, role: str, scope: str | None) -> bool:
         """Tasks go to the users of the lane's role in the case's directorate."""
         return self.lane == role and self.scope == scope
 
-    def is_free_for(self, actor_id: int) -> bool:
+    def is_free_for(self, actor_id: int | None) -> bool:
         """Unclaimed, or claimed by (or assigned to) this user."""
         return self.assignee_id is None or self.assignee_id == actor_id
+
+
+class TimerState(enum.StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class Timer(Base):
+    """A timer event an instance waits at, with its due time: workers find due ones without deserializing.
+
+    Rows follow the workflow whenever an instance is saved (engine.timers.sync_timers): a new waiting
+    timer is added, one that no longer waits (its task was completed, its path cancelled) is cancelled.
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        # What a worker asks for: pending timers, soonest due first.
+        Index("ix_timers_due", "due_at", sqlite_where=text("state = 'pending'"),
+              postgresql_where=text("state = 'pending'")),
+        Index("ix_timers_instance", "instance_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    business_key: Mapped[str] = mapped_column(String(64))
+    #: The timer event's id and name in the diagram, and the SpiffWorkflow task waiting at it.
+    spec_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+    task_id: Mapped[str] = mapped_column(String(36))
+    due_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(String(16), default=TimerState.PENDING.value)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    fired_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+    #: Failed attempts to fire it, the last failure, and when a worker may try again.
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[dt.datetime | None]

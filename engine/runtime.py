@@ -14,16 +14,19 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import expressions
+from engine import expressions, timers
 from engine.catalog import CHOICE_PROVIDERS, FORM_CHECKS, OperationContext
 from engine.deployments import library_for_hash
 from engine.errors import (
+    NotDeployed,
     NotFoundForActor,
     StaleState,
     TaskAlreadyCompleted,
@@ -117,8 +120,13 @@ def start_instance(
     data: Mapping[str, Any],
     actor_id: int | None,
     now: dt.datetime,
+    start_message: str | None = None,
 ) -> Advance:
-    """Create an instance pinned to ``version`` and run it to its first user tasks."""
+    """Create an instance pinned to ``version`` and run it to its first user tasks.
+
+    A diagram with several ways in draws each as a message start event; ``start_message`` names the one
+    this instance takes (the others are then cancelled). A diagram with one plain start ignores it.
+    """
     instance = ProcessInstance(process_version=version, business_key=business_key, scope=scope, state="",
                                serializer_version=SERIALIZER_VERSION, created_at=now, updated_at=now)
     session.add(instance)
@@ -126,11 +134,25 @@ def start_instance(
     spec, subs = load_spec(version.content_hash, lambda: version.spec_json)
     workflow = BpmnWorkflow(spec, subs, script_engine=_engine(session, instance, actor_id, now, library))
     workflow.task_tree.data.update(data)
-    workflow.do_engine_steps()
+    with timers.engine_clock(now):
+        workflow.do_engine_steps()
+        _take_start(workflow, start_message, version.process_id)
     advance = _persist(session, instance, workflow, now, completed=None, ready_before=set(),
                        timezone=library.timezone)
     session.flush()
     return advance
+
+
+def _take_start(workflow: BpmnWorkflow, message: str | None, process_id: str) -> None:
+    """Fire the message start event named ``message`` when the diagram waits at its starts."""
+    waiting = [t for t in workflow.get_tasks(state=SpiffState.WAITING) if isinstance(t.task_spec, StartEvent)]
+    if not waiting:
+        return  # one plain start: it has already run
+    chosen = next((t for t in waiting if getattr(t.task_spec.event_definition, "name", None) == message), None)
+    if message is None or chosen is None:
+        raise NotDeployed(f"{process_id} (start {message!r})")
+    workflow.send_event(BpmnEvent(chosen.task_spec.event_definition, payload={}))
+    workflow.do_engine_steps()
 
 
 @contextmanager
@@ -153,7 +175,7 @@ def _guarded(session: Session, task_id: str) -> Iterator[tuple[TaskRecord, Proce
         raise StaleState(task_id) from None
 
 
-def _check_open_to(record: TaskRecord, actor_id: int, may_act: MayAct) -> None:
+def _check_open_to(record: TaskRecord, actor_id: int | None, may_act: MayAct) -> None:
     """The actor may see the task, it is still to do, and nobody else has it."""
     if not may_act(record):
         raise NotFoundForActor(record.id)
@@ -204,7 +226,7 @@ def complete_task(
     *,
     library: Library,
     task_id: str,
-    actor_id: int,
+    actor_id: int | None,
     data: Mapping[str, Any],
     may_act: MayAct,
     now: dt.datetime,
@@ -230,8 +252,9 @@ def complete_task(
         cleaned = _validate_for_task(session, library, record, instance, data, task.data, now, actor_id)
         ready_before = _ready_ids(workflow)
         task.data.update(cleaned)
-        task.run()
-        workflow.do_engine_steps()
+        with timers.engine_clock(now):
+            task.run()
+            workflow.do_engine_steps()
         record.state = TaskState.COMPLETED.value
         record.completed_at = now
         record.completed_by_id = actor_id
@@ -321,6 +344,7 @@ def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
         instance.status = InstanceStatus.COMPLETED.value
         instance.completed_at = now
     ready = sync_task_index(session, instance, workflow, now, completed, ready_before, timezone)
+    timers.sync_timers(session, instance, workflow, now)
     last = workflow.last_task
     data = dict(workflow.data) if workflow.is_completed() else dict(last.data if last else {})
     return Advance(instance=instance, completed=completed, ready=ready, data=data)
@@ -350,11 +374,15 @@ def sync_task_index(session: Session, instance: ProcessInstance, workflow: BpmnW
         if task_id in ready_before:
             continue
         props = user_task_properties(task.task_spec)
+        due_at = task_due_at(props, task.data, now, timezone)
+        # A task the household does (or brings what it needs) runs the household's clock, not staff's.
+        waits_on = props.get("waitsOn") or None
         record = TaskRecord(
             id=task_id, instance_id=instance.id, business_key=instance.business_key, scope=instance.scope,
             spec_id=task.task_spec.bpmn_id, title=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
             lane=task.task_spec.lane or "", form_key=props.get("formKey", ""), stage=props.get("stage"),
-            assignee_id=task_assignee(props, task.data), due_at=task_due_at(props, task.data, now, timezone),
+            assignee_id=task_assignee(props, task.data), due_at=None if waits_on else due_at,
+            waiting_on=waits_on, household_due_at=due_at if waits_on else None,
             state=TaskState.READY.value, created_at=now,
         )
         session.add(record)

@@ -19,10 +19,15 @@ from engine.forms import FormDef
 VOCABULARY_FILE = "vocabulary.yaml"
 LANGUAGES = ("en", "ar")
 #: The sections of the file, each a mapping from a key to its labels.
-SECTIONS = ("stages", "statuses", "roles", "tasks", "actions", "case_fields")
+SECTIONS = ("stages", "statuses", "roles", "tasks", "actions", "case_fields", *(
+    "household_stages", "household_statuses", "household_next", "household_done", "household_actions"))
 #: What ``label(kind, ...)`` accepts: one word per section, as templates read best.
 KINDS = {"stage": "stages", "status": "statuses", "role": "roles", "task": "tasks", "action": "actions",
-         "case_field": "case_fields"}
+         "case_field": "case_fields", "household_stage": "household_stages",
+         "household_status": "household_statuses"}
+#: The household's own words (the portal): each section's keys name a stage, status, user task or action.
+HOUSEHOLD_SECTIONS = {"household_stages": "stages", "household_statuses": "statuses", "household_next": "tasks",
+                      "household_done": "tasks", "household_actions": "actions"}
 #: Types a case field may have, and the form field types that can set each.
 CASE_FIELD_TYPES: dict[str, frozenset[str]] = {
     "date": frozenset({"date"}),
@@ -214,6 +219,12 @@ def check_against(vocabulary: Vocabulary, *, user_tasks: Iterable[UserTaskFacts]
     for key in vocabulary.keys("tasks"):
         if key not in task_ids:
             problems.append(f"tasks.{key}: no user task of any diagram has this element id")
+    for section, names in HOUSEHOLD_SECTIONS.items():
+        for key in vocabulary.keys(section):
+            known = key in task_ids if names == "tasks" else vocabulary.has(names, key)
+            if not known:
+                problems.append(f"{section}.{key}: not a {'user task' if names == 'tasks' else names[:-1]} "
+                                f"(the household's words name one)")
     form_fields = {(f.name, f.type) for form in forms for f in form.fields}
     results = set(service_results)
     for case_field in vocabulary.case_fields:

@@ -6,9 +6,13 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import engine.models  # noqa: F401 - registers the engine tables
+import registry.citizens.models  # noqa: F401 - registers the citizen accounts tables
+import registry.complaints.models  # noqa: F401 - registers the complaints table
 import registry.drafts  # noqa: F401 - registers the task drafts table
 import registry.idempotency  # noqa: F401 - registers the idempotency keys table
 import registry.models  # noqa: F401 - registers the domain tables
+import registry.notifications.models  # noqa: F401 - registers the outbox table
+import registry.online.models  # noqa: F401 - registers the online applications table
 from engine.db import Base
 
 config = context.config

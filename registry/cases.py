@@ -39,6 +39,7 @@ from registry.models import (
     AuditEvent,
     Case,
     CaseStatus,
+    Directorate,
     Document,
     DocumentRequest,
     EligibilityScore,
@@ -108,33 +109,45 @@ def start_registration(
     if actor.role != Role.RECEPTION.value or actor.directorate is None:
         raise NotPermitted("only reception staff open registrations")
     with _unit_of_work(session):
-        # The latest deployed version, never the files on disk: a broken draft cannot stop intake.
-        version = latest_version(session, CASE_PROCESS)
-        if version is None:
-            raise NotDeployed(CASE_PROCESS)
-        case = Case(reference="pending", directorate_id=actor.directorate.id, channel=channel,
-                    applicant_national_id=applicant_national_id, opened_by_id=actor.id, created_at=now,
-                    prefill=dict(prefill or {}))
-        session.add(case)
-        session.flush()
-        case.reference = f"{actor.directorate.code}-{now.year}-{case.id:06d}"
-        initial: dict[str, Any] = {"case_id": case.id, "case_reference": case.reference,
-                                   "directorate": actor.directorate.code, "initiator": actor.id,
-                                   "channel": channel}
-        initial.update((prefill or {}).get("values", {}))
-        if applicant_national_id:
-            initial["head_national_id"] = applicant_national_id
-        if (prefill or {}).get("consent_for_lookup"):
-            initial["consent_data_exchange"] = True
-        advance = runtime.start_instance(session, library=library, version=version, business_key=str(case.id),
-                                         scope=actor.directorate.code, data=initial, actor_id=actor.id, now=now)
-        case.instance_id = advance.instance.id
-        _follow(case, advance)
-        record_event(session, actor_id=actor.id, case_id=case.id, action="case_opened", at=now,
-                     details={"reference": case.reference, "channel": channel,
-                              "process_version": version.version})
+        case = open_case(session, library=library, directorate=actor.directorate, channel=channel, actor_id=actor.id,
+                         now=now, applicant_national_id=applicant_national_id, prefill=prefill)
         if before_commit is not None:
             before_commit(case)
+    return case
+
+
+def open_case(session: Session, *, library: Library, directorate: Directorate, channel: str, actor_id: int | None,
+              now: dt.datetime, applicant_national_id: str | None = None, prefill: Mapping[str, Any] | None = None,
+              data: Mapping[str, Any] | None = None) -> Case:
+    """Open a case in ``directorate``, entering the process by the start of its ``channel``; only flushes.
+
+    ``data`` adds to what the process starts with (an online application's declared answers).
+    """
+    # The latest deployed version, never the files on disk: a broken draft cannot stop intake.
+    version = latest_version(session, CASE_PROCESS)
+    if version is None:
+        raise NotDeployed(CASE_PROCESS)
+    case = Case(reference="pending", directorate_id=directorate.id, channel=channel,
+                applicant_national_id=applicant_national_id, opened_by_id=actor_id, created_at=now,
+                prefill=dict(prefill or {}))
+    session.add(case)
+    session.flush()
+    case.reference = f"{directorate.code}-{now.year}-{case.id:06d}"
+    initial: dict[str, Any] = {"case_id": case.id, "case_reference": case.reference,
+                               "directorate": directorate.code, "initiator": actor_id, "channel": channel}
+    initial.update((prefill or {}).get("values", {}))
+    if applicant_national_id:
+        initial["head_national_id"] = applicant_national_id
+    if (prefill or {}).get("consent_for_lookup"):
+        initial["consent_data_exchange"] = True
+    initial.update(data or {})
+    advance = runtime.start_instance(session, library=library, version=version, business_key=str(case.id),
+                                     scope=directorate.code, data=initial, actor_id=actor_id, now=now,
+                                     start_message=channel)
+    case.instance_id = advance.instance.id
+    _follow(case, advance)
+    record_event(session, actor_id=actor_id, case_id=case.id, action="case_opened", at=now,
+                 details={"reference": case.reference, "channel": channel, "process_version": version.version})
     return case
 
 

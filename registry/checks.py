@@ -7,8 +7,9 @@ from pathlib import Path
 from engine.forms import load_form
 from engine.library import Library, check_library, yaml_problems
 from engine.vocabulary import VOCABULARY_FILE, VocabularyInvalid, load_vocabulary
-from registry import eligibility, registration, rule_checks
+from registry import eligibility, household_waits, registration, rule_checks
 from registry.models import Role
+from registry.notifications import templates
 
 
 def check_all(library: Library) -> dict[str, list[str]]:
@@ -27,6 +28,11 @@ def check_all(library: Library) -> dict[str, list[str]]:
             report[str(path)] = yaml_problems(path)
     _check_registration_form(library, report)
     _check_lane_roles(library, report)
+    notifications = Path(library.processes_dir) / templates.NOTIFICATIONS_FILE
+    report.setdefault(str(notifications), []).extend(templates.file_problems(notifications))
+    waits = Path(library.processes_dir) / household_waits.SETTINGS_FILE
+    if waits.exists():
+        report.setdefault(str(waits), []).extend(household_waits.settings_problems(waits))
     return report
 
 

@@ -355,9 +355,11 @@ def _accepted(field: str, item: Any) -> _Upload:
 _REQUESTED_CODE = re.compile(r"[a-z][a-z0-9_.]{0,99}")
 
 
-def store_uploads(session: Session, *, storage: DocumentStorage | None, actor: User, case_id: int, form: FormDef,
-                  data: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+def store_uploads(session: Session, *, storage: DocumentStorage | None, actor: User | None, case_id: int,
+                  form: FormDef, data: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
     """Replace the files in ``data``'s file fields by references to stored documents.
+
+    ``actor`` is the staff user uploading; None for the household's own uploads from the portal.
 
     A file arrives as {"name", "content_type", "content": bytes} from the browser, or with
     "content_base64" through the API, either with an optional "for" (the requested document it answers);
@@ -397,7 +399,8 @@ def store_uploads(session: Session, *, storage: DocumentStorage | None, actor: U
             raise StorageUnavailable(str(err)) from err
         document = Document(case_id=case_id, name=upload.name, content_type=upload.content_type,
                             size=len(upload.content), sha256=upload.sha256, storage_key=upload.sha256,
-                            uploaded_by_id=actor.id, uploaded_at=now, requested_document=upload.requested)
+                            uploaded_by_id=actor.id if actor is not None else None, uploaded_at=now,
+                            requested_document=upload.requested)
         session.add(document)
         session.flush()
         ref: dict[str, Any] = {"document_id": document.id, "name": document.name, "size": document.size}

@@ -226,6 +226,12 @@ def decision_letter(session: Session, *, actor: User, case_id: int, lang: str, t
                     measure: eligibility.Measure | None = None) -> DecisionLetter:
     """The letter of a case of the actor's directorate, from its latest score in that directorate."""
     case = case_for_actor(session, actor=actor, case_id=case_id)
+    return letter_of_case(session, case=case, lang=lang, today=today, measure=measure)
+
+
+def letter_of_case(session: Session, *, case: Case, lang: str, today: dt.date,
+                   measure: eligibility.Measure | None = None) -> DecisionLetter:
+    """The letter of a case the caller has already found for its reader (staff or the household itself)."""
     household = session.get(Household, case.household_id) if case.household_id is not None else None
     if household is not None and household.directorate_id != case.directorate_id:
         household = None  # registered elsewhere since: that directorate's to tell

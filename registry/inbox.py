@@ -23,6 +23,7 @@ from engine.forms import normalize_national_id
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
 from registry.errors import NotPermitted, RegistryError
+from registry.household_waits import HOUSEHOLD
 from registry.households import head_names, latest_scores
 from registry.models import Case, EligibilityScore, Household, Person, Role, SavedFilter, User
 from registry.names import name_tokens
@@ -33,6 +34,8 @@ VIEWS = ("work", "team")
 #: Sort keys; a leading "-" reverses. "due": soonest first; "priority": poorest first; "age": oldest first.
 SORTS = ("due", "-due", "priority", "-priority", "age", "-age")
 MAX_SAVED_FILTERS = 30
+#: The household filter: tasks waiting on the household, or whose household missed its deadline.
+HOUSEHOLD_FILTERS = ("waiting", "missed")
 #: Text that starts like a case reference ("RBH-2025-…") is searched for as one, not as a name.
 REFERENCE_LIKE = re.compile(r"^[A-Za-z]{2,}-\d")
 
@@ -49,6 +52,7 @@ class InboxQuery:
     due_from: dt.date | None = None
     due_to: dt.date | None = None
     overdue: bool = False
+    household: str | None = None
     sort: str = "due"
     mine_page: int = 1
     open_page: int = 1
@@ -71,6 +75,9 @@ class Counts:
 
     total: int = 0
     overdue: int = 0
+    #: Tasks waiting on the household, and tasks whose household missed its deadline.
+    waiting: int = 0
+    missed: int = 0
     by_stage: list[tuple[str, int]] = field(default_factory=list)
     #: (task spec id, its title in the diagram, count)
     by_task: list[tuple[str, str, int]] = field(default_factory=list)
@@ -83,6 +90,8 @@ class InboxResult:
     #: "mine" and "open" in the work view, "team" in a supervisor's team view.
     lists: dict[str, Page[InboxRow]] = field(default_factory=dict)
     counts: Counts = field(default_factory=Counts)
+    #: For a supervisor: ready tasks of the whole directorate whose household missed its deadline.
+    team_missed: int = 0
 
 
 class TasksNotReassignable(RegistryError):
@@ -128,6 +137,16 @@ def _search(text: str) -> ColumnElement[bool] | None:
     return or_(by_reference, by_name)
 
 
+def _shown_due() -> Any:
+    """The date that counts for a task: the household's while it waits on the household, else the staff's."""
+    return case((TaskRecord.waiting_on.is_(None), TaskRecord.due_at), else_=TaskRecord.household_due_at)
+
+
+def _late(now: dt.datetime) -> ColumnElement[bool]:
+    """Past the staff due date; time waiting on the household does not count."""
+    return and_(TaskRecord.waiting_on.is_(None), TaskRecord.due_at < now)
+
+
 def _filters(query: InboxQuery, now: dt.datetime) -> dict[str, ColumnElement[bool]]:
     """The query's conditions by filter name, so each count can leave its own filter out."""
     conditions: dict[str, ColumnElement[bool]] = {}
@@ -142,13 +161,17 @@ def _filters(query: InboxQuery, now: dt.datetime) -> dict[str, ColumnElement[boo
         conditions["locality"] = Household.locality == query.locality
     due: list[ColumnElement[bool]] = []
     if query.due_from:
-        due.append(TaskRecord.due_at >= _day_start(query.due_from))
+        due.append(_shown_due() >= _day_start(query.due_from))
     if query.due_to:
-        due.append(TaskRecord.due_at < _day_start(query.due_to + dt.timedelta(days=1)))
+        due.append(_shown_due() < _day_start(query.due_to + dt.timedelta(days=1)))
     if due:
         conditions["due"] = and_(*due)
     if query.overdue:
-        conditions["overdue"] = TaskRecord.due_at < now
+        conditions["overdue"] = _late(now)
+    if query.household == "waiting":
+        conditions["household"] = TaskRecord.waiting_on == HOUSEHOLD
+    elif query.household == "missed":
+        conditions["household"] = TaskRecord.household_missed_at.is_not(None)
     return conditions
 
 
@@ -188,14 +211,14 @@ def _sorted(statement: Select[Any], sort: str) -> Select[Any]:
     if key == "priority":
         score = _latest_score()
         first = score.asc().nulls_last() if reverse else score.desc().nulls_last()
-        return statement.order_by(first, TaskRecord.due_at.asc().nulls_last(), TaskRecord.id)
+        return statement.order_by(first, _shown_due().asc().nulls_last(), TaskRecord.id)
     return statement.order_by(*_order(sort))
 
 
 def _order(sort: str) -> list[Any]:
     key = sort.lstrip("-")
     reverse = sort.startswith("-")
-    due = TaskRecord.due_at.desc().nulls_last() if reverse and key == "due" else TaskRecord.due_at.asc().nulls_last()
+    due = _shown_due().desc().nulls_last() if reverse and key == "due" else _shown_due().asc().nulls_last()
     if key == "age":
         return [TaskRecord.created_at.desc() if reverse else TaskRecord.created_at.asc(), TaskRecord.id]
     return [due, TaskRecord.created_at, TaskRecord.id]
@@ -232,9 +255,11 @@ class _Group:
     overdue: bool
     holder: str  # "mine", "open" or "other"
     count: int
+    waiting: bool = False
+    missed: bool = False
 
 
-FACETS = ("task", "stage", "locality", "overdue")
+FACETS = ("task", "stage", "locality", "overdue", "household")
 
 
 def _groups(session: Session, *, actor: User, query: InboxQuery, conditions: dict[str, ColumnElement[bool]],
@@ -245,15 +270,19 @@ def _groups(session: Session, *, actor: User, query: InboxQuery, conditions: dic
                   else_="other")
     inner = (_joined([TaskRecord.stage.label("stage"), TaskRecord.spec_id.label("task"),
                       TaskRecord.title.label("title"), Household.locality.label("locality"),
-                      case((TaskRecord.due_at < now, 1), else_=0).label("overdue"), holder.label("holder")])
+                      case((_late(now), 1), else_=0).label("overdue"), holder.label("holder"),
+                      case((TaskRecord.waiting_on == HOUSEHOLD, 1), else_=0).label("waiting"),
+                      case((TaskRecord.household_missed_at.is_not(None), 1), else_=0).label("missed")])
              .where(*_scope(actor, query.view), *[c for key, c in conditions.items() if key not in FACETS])
              .subquery())
     rows = session.execute(
         select(inner.c.stage, inner.c.task, func.max(inner.c.title), inner.c.locality, inner.c.overdue,
-               inner.c.holder, func.count())
-        .group_by(inner.c.stage, inner.c.task, inner.c.locality, inner.c.overdue, inner.c.holder)).tuples()
+               inner.c.holder, inner.c.waiting, inner.c.missed, func.count())
+        .group_by(inner.c.stage, inner.c.task, inner.c.locality, inner.c.overdue, inner.c.holder, inner.c.waiting,
+                  inner.c.missed)).tuples()
     return [_Group(stage=st, task=str(task), title=str(title), locality=loc, overdue=bool(late), holder=str(who),
-                   count=int(n)) for st, task, title, loc, late, who, n in rows]
+                   count=int(n), waiting=bool(waiting), missed=bool(missed))
+            for st, task, title, loc, late, who, waiting, missed, n in rows]
 
 
 def _keeps(group: _Group, query: InboxQuery, *, but: str | None = None) -> bool:
@@ -261,7 +290,8 @@ def _keeps(group: _Group, query: InboxQuery, *, but: str | None = None) -> bool:
     checks = {"task": not query.task or group.task == query.task,
               "stage": not query.stage or group.stage == query.stage,
               "locality": not query.locality or group.locality == query.locality,
-              "overdue": not query.overdue or group.overdue}
+              "overdue": not query.overdue or group.overdue,
+              "household": (not query.household or (group.waiting if query.household == "waiting" else group.missed))}
     return all(ok for name, ok in checks.items() if name != but)
 
 
@@ -279,6 +309,8 @@ def _counts(groups: list[_Group], query: InboxQuery) -> Counts:
     return Counts(
         total=everything.get(True, 0),
         overdue=tally("overdue", lambda g: True if g.overdue else None).get(True, 0),
+        waiting=tally("household", lambda g: True if g.waiting else None).get(True, 0),
+        missed=tally("household", lambda g: True if g.missed else None).get(True, 0),
         by_stage=sorted(tally("stage", lambda g: g.stage).items()),
         by_task=[(spec, titles[spec], n) for spec, n in sorted(tally("task", lambda g: g.task).items())],
         by_locality=sorted(tally("locality", lambda g: g.locality).items()))
@@ -297,6 +329,9 @@ def search_inbox(session: Session, *, actor: User, query: InboxQuery, now: dt.da
     holders = ("mine", "open", "other") if query.view == "team" else ("mine", "open")
     groups = [g for g in groups if g.holder in holders]
     result = InboxResult(query=query, counts=_counts(groups, query))
+    if may_see_team(actor):
+        result.team_missed = int(session.scalar(select(func.count()).select_from(TaskRecord).where(
+            *_scope(actor, "team"), TaskRecord.household_missed_at.is_not(None))) or 0)
     where = _scope(actor, query.view) + list(conditions.values())
     lists = {"team": query.team_page} if query.view == "team" else {"mine": query.mine_page, "open": query.open_page}
     for name, page in lists.items():

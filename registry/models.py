@@ -16,6 +16,10 @@ class Role(enum.StrEnum):
     RECEPTION = "reception"
     SUPERVISOR = "supervisor"
     CASE_MANAGER = "case_manager"
+    COMPLAINTS_HANDLER = "complaints_handler"
+    COMPLAINTS_UNIT = "complaints_unit"
+    #: The household itself, in the portal (a lane of its own; no staff user holds it).
+    CITIZEN = "citizen"
     ANALYST = "analyst"
     ADMIN = "admin"
 

@@ -109,6 +109,9 @@ def save_household(context: OperationContext) -> dict[str, Any]:
     session.add_all(persons)
     case.household_id = household.id
     case.applicant_national_id = data.get("head_national_id")
+    from registry.online.services import link_household  # the applicant's portal account, for online applications
+
+    link_household(session, case=case, household_id=household.id)
     corrections = prefill_differences(case.prefill or {}, data)
     store_sources(household, persons, registration_sources(
         case.prefill or {}, data, corrections=corrections, reason=data.get("correction_reason"),
@@ -253,6 +256,19 @@ def close_case(context: OperationContext, outcome: Any = None, reason: Any = Non
     return {"status": status.value, "closed_at": context.now.isoformat()}
 
 
+def record_fact(context: OperationContext, fact: Any = None) -> str:
+    """Note on the case that something happened today (a missed deadline): the result is the day.
+
+    The case keeps it under the fact's name (a case field of the vocabulary shows it), and its history says so.
+    """
+    case = _case(context)
+    name, day = str(fact or "fact"), local_date(context.now).isoformat()
+    case.fields = {**(case.fields or {}), name: day}
+    record_event(context.session, actor_id=context.actor_id, case_id=case.id, action="fact_recorded",
+                 at=context.now, details={"fact": name, "on": day})
+    return day
+
+
 # --- choices and checks forms may name --------------------------------------------------------
 
 @functools.lru_cache(maxsize=1)
@@ -368,8 +384,12 @@ def register_all() -> None:
     register_operation("assign_case_manager", assign_case_manager)
     register_operation("extend_plan", extend_plan)
     register_operation("close_case", close_case)
+    register_operation("record_fact", record_fact)
     register_choice_provider("governorates", _governorate_choices)
     register_choice_provider("case_managers", _case_manager_choices)
     register_form_check("household_composition", check_household_composition)
     register_form_check("no_duplicate_registration", check_no_duplicate_registration)
     register_form_check("prefill_corrections", check_prefill_corrections)
+    from registry.notifications.operations import check_notify, notify
+
+    register_operation("notify", notify, check=check_notify)

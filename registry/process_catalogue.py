@@ -25,7 +25,7 @@ from registry.errors import NotPermitted
 from registry.models import Role, User
 
 #: The processes the catalogue shows, in order (the first is the one every case starts on).
-PROCESSES = ("case_management",)
+PROCESSES = ("case_management", "complaints")
 EDITORS = (Role.ANALYST.value, Role.ADMIN.value)
 
 

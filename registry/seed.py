@@ -32,6 +32,9 @@ DEMO_USERS = [
     ("reception2", "Yousef Amro", "يوسف عمرو", Role.RECEPTION, "HBN"),
     ("supervisor2", "Huda Tamimi", "هدى التميمي", Role.SUPERVISOR, "HBN"),
     ("casemanager2", "Sami Qawasmi", "سامي القواسمي", Role.CASE_MANAGER, "HBN"),
+    ("complaints1", "Mona Awad", "منى عوض", Role.COMPLAINTS_HANDLER, "RBH"),
+    # The ministry's complaints unit has no directorate: it sees every directorate's complaints.
+    ("complaintsunit", "Khaled Nasser", "خالد ناصر", Role.COMPLAINTS_UNIT, None),
     ("analyst", "Nadia Barghouti", "نادية البرغوثي", Role.ANALYST, None),
     ("admin", "System administrator", "مدير النظام", Role.ADMIN, None),
 ]
@@ -43,9 +46,15 @@ DEMO_LOGINS = [
     ("reception2", "reception, Hebron"),
     ("supervisor2", "supervisor, Hebron"),
     ("casemanager2", "case manager, Hebron"),
+    ("complaints1", "complaints handler, Ramallah and al-Bireh"),
+    ("complaintsunit", "ministry complaints unit"),
     ("analyst", "process analyst"),
     ("admin", "administrator"),
 ]
+
+
+#: A confirmed portal account (password: demo, demo mode only) of the head of the first demo household.
+DEMO_CITIZEN = ("895160174", "0599123456")
 
 
 def seed_reference(session: Session) -> None:
@@ -68,6 +77,18 @@ def seed_users(session: Session) -> None:
             continue
         session.add(User(username=username, full_name=name, full_name_ar=name_ar, role=role.value, is_demo=True,
                          directorate_id=directorates[code].id if code else None, password_hash=password_hash))
+    session.flush()
+
+
+def seed_citizen(session: Session, *, now: dt.datetime) -> None:
+    """The demo citizen's portal account, confirmed; like the demo staff it logs in only in demo mode."""
+    from registry.citizens.models import Citizen
+
+    national_id, mobile = DEMO_CITIZEN
+    if session.scalar(select(Citizen.id).where(Citizen.national_id == national_id)) is None:
+        session.add(Citizen(national_id=national_id, mobile=mobile, password_hash=hash_password(DEMO_PASSWORD),
+                            mobile_confirmed_at=now, lang="ar", active=True, session_generation=0, is_demo=True,
+                            created_at=now))
     session.flush()
 
 
@@ -123,8 +144,9 @@ def seed_demo(session: Session, *, library: Library, progress: Callable[[str], N
     """Reference data, demo users, and a few demo households at different stages (idempotent)."""
     seed_reference(session)
     seed_users(session)
+    seed_citizen(session, now=utcnow())
     session.commit()
-    progress("directorates and demo users: ready")
+    progress("directorates, demo users and the demo citizen: ready")
     if session.scalar(select(Case.id).limit(1)) is not None:
         progress("demo households: already there")
         return

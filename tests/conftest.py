@@ -117,8 +117,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return f"sqlite:///{path}"
 
 
-#: The shipped files' first version, checked and parsed once per test run, then copied into each database.
-_SHIPPED_VERSION: dict[str, Any] = {}
+#: The shipped files' first version of each process, checked and parsed once per test run, then copied into
+#: each database.
+_SHIPPED_VERSIONS: dict[str, dict[str, Any]] = {}
 
 
 def _deploy_shipped_files(session: Any) -> None:
@@ -126,15 +127,17 @@ def _deploy_shipped_files(session: Any) -> None:
     from engine.deployments import deploy_sources, snapshot
     from engine.models import ProcessVersion
     from registry.checks import check_all
+    from registry.process_catalogue import PROCESSES
     from webui.db import library
 
-    if not _SHIPPED_VERSION:
-        deployed = deploy_sources(session, snapshot(library()), process_id="case_management", template=library(),
-                                  checker=check_all).version
-        _SHIPPED_VERSION.update({column: getattr(deployed, column) for column in (
-            "process_id", "version", "content_hash", "spec_json", "sources", "origin", "deployed_at")})
-        return
-    session.add(ProcessVersion(**_SHIPPED_VERSION))
+    for process_id in PROCESSES:
+        if process_id not in _SHIPPED_VERSIONS:
+            deployed = deploy_sources(session, snapshot(library()), process_id=process_id, template=library(),
+                                      checker=check_all).version
+            _SHIPPED_VERSIONS[process_id] = {column: getattr(deployed, column) for column in (
+                "process_id", "version", "content_hash", "spec_json", "sources", "origin", "deployed_at")}
+            continue
+        session.add(ProcessVersion(**_SHIPPED_VERSIONS[process_id]))
 
 
 @pytest.fixture

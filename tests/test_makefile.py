@@ -67,3 +67,15 @@ def test_make_run_and_the_tests_install_the_npm_lock_and_build_the_bundles_first
     assert {"webui/static/src/process-viewer.js", "webui/static/src/process-modeler.js",
             "webui/static/src/dmn-editor.js"} <= set(bundler)
     assert "--outdir=webui/static/build" in bundler and "--bundle" in bundler and "--minify" in bundler
+
+
+def test_make_run_starts_one_timer_worker_beside_the_server_and_stops_it_with_the_server() -> None:
+    lines = [words for words in make_dry_run("run") if any(w.endswith("bin/gunicorn") for w in words)]
+    assert len(lines) == 1, lines
+    words = lines[0]
+    server = next(i for i, w in enumerate(words) if w.endswith("bin/gunicorn"))
+    worker = next(i for i, w in enumerate(words) if w == "worker")
+    assert words[worker - 2:worker + 2] == ["--app", "app", "worker", "&"]  # in the background, before the server
+    assert words[worker - 3].endswith("bin/flask") and worker < server
+    trap = words[words.index("trap") + 1]
+    assert "kill" in trap and "$worker" in trap and words[words.index("trap") + 2].startswith("EXIT")

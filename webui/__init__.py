@@ -57,11 +57,15 @@ def init_app(app: Flask) -> None:
         api,
         auth,
         cases,
+        complaints,
         drafts,
         explanations,
         health,
+        household_waits,
         households,
         inbox,
+        outbox,
+        portal,
         processes,
         records,
         requests,
@@ -88,8 +92,12 @@ def init_app(app: Flask) -> None:
         user = auth.current_staff_user()
         return user if user is not None and user.get_id() == user_id else None
 
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, drafts.bp, cases.bp, records.bp, households.bp, processes.bp):
+    app.register_blueprint(household_waits.bp)
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, drafts.bp, cases.bp, records.bp, households.bp, processes.bp,
+                      outbox.bp):
         app.register_blueprint(blueprint)
+    portal.init_app(app)
+    complaints.init_app(app)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
     app.register_blueprint(health.bp)

@@ -96,6 +96,13 @@ def form_expired() -> Any:
     """A form sent with an expired token or after the browser lost its session: back to the page, never a dead end."""
     if request.endpoint == "auth.login":
         return render_template("auth/login.html", error=_("The login form expired; log in again.")), 400
+    if request.path.startswith("/portal/"):
+        from webui.portal.accounts import form_expired as portal_form_expired
+
+        return portal_form_expired()
+    if request.endpoint in ("complaints_public.new", "complaints_public.follow"):  # public pages: no login to go to
+        flash(_("The form expired, so nothing was sent. Try again."), "notice")
+        return redirect(request.path)
     if current_user.is_authenticated:
         flash(_("The form expired, so it was not sent. What you typed is kept as a draft: check it and submit again.")
               if request.endpoint == "tasks.complete" else _("The form expired, so nothing was changed. Try again."),

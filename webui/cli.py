@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,20 +161,25 @@ def processes_deploy() -> None:
     from engine.errors import ProcessInvalid
     from registry import process_catalogue
 
-    process_id = process_catalogue.PROCESSES[0]
-    try:
-        deployed = process_catalogue.deploy_files(db_session(), library=library(), process_id=process_id, now=now())
-    except ProcessInvalid as err:
-        click.echo(f"{process_id}: not deployed; the files have {len(err.problems)} problem(s):")
-        for problem in err.problems:
-            click.echo(f"  - {problem}")
+    failed = False
+    for process_id in process_catalogue.PROCESSES:
+        try:
+            deployed = process_catalogue.deploy_files(db_session(), library=library(), process_id=process_id,
+                                                      now=now())
+        except ProcessInvalid as err:
+            click.echo(f"{process_id}: not deployed; the files have {len(err.problems)} problem(s):")
+            for problem in err.problems:
+                click.echo(f"  - {problem}")
+            failed = True
+            continue
+        version = deployed.version
+        if deployed.created:
+            click.echo(f"{process_id}: deployed version {version.version} ({version.content_hash[:12]}); "
+                       "new cases start on it")
+        else:
+            click.echo(f"{process_id}: the files are those of version {version.version} already; nothing deployed")
+    if failed:
         sys.exit(1)
-    version = deployed.version
-    if deployed.created:
-        click.echo(f"{process_id}: deployed version {version.version} ({version.content_hash[:12]}); "
-                   "new cases start on it")
-    else:
-        click.echo(f"{process_id}: the files are those of version {version.version} already; nothing deployed")
 
 
 #: Why a case cannot move, in words (the reasons are engine.migration.Blocked values).
@@ -316,3 +322,67 @@ def _found_scores(session: Session, score_ids: tuple[int, ...]) -> list[int]:
     from registry.models import EligibilityScore
 
     return list(session.scalars(select(EligibilityScore.id).where(EligibilityScore.id.in_(score_ids))))
+
+
+def _worker_time(text: str) -> dt.datetime:
+    """A moment given on the command line (ISO 8601); without a zone it is UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {text!r} (e.g. 2026-12-20T10:00:00Z)",
+                                 param_hint="--now") from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _work(at: dt.datetime) -> None:
+    """One pass of the worker, one printed line per timer fired or failed and for the messages sent."""
+    from registry.notifications import NotifySettings
+    from registry.worker import run_once
+
+    report = run_once(current_app.extensions["sessionmaker"], now=at, library=library(),
+                      notify_settings=NotifySettings.from_config(current_app.config))
+    for fired in report.fired:
+        click.echo(f"{at.isoformat()} timer fired: {fired.name or fired.element} ({fired.element}) "
+                   f"of {fired.business_key}; next: {', '.join(fired.next_tasks) or 'nothing'}")
+    for failed in report.failed:
+        click.echo(f"{at.isoformat()} timer failed: {failed.element} of {failed.business_key} "
+                   f"(attempt {failed.attempts}, retried at {failed.retry_at.isoformat()}): {failed.error}")
+    if report.delivered:
+        click.echo(f"{at.isoformat()} messages sent: {report.delivered}")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Do one pass and stop (for tests and demos).")
+@click.option("--now", "at", default=None, metavar="ISO",
+              help="With --once: the time to fire at, e.g. 2026-12-20T10:00:00Z (moves the clock).")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between passes.")
+@with_appcontext
+def worker_command(once: bool, at: str | None, interval: float) -> None:
+    """Fire due BPMN timers and send due messages; any number of workers may run against PostgreSQL.
+
+    Runs until stopped (SIGTERM or Ctrl+C, after the pass in hand), or one pass with --once.
+    """
+    import signal
+    import threading
+
+    if at is not None and not once:
+        raise click.UsageError("--now moves the clock for one pass only: give it with --once")
+    if once:
+        _work(_worker_time(at) if at is not None else now())
+        return
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    click.echo(f"worker: firing due timers every {interval:g}s (Ctrl+C to stop)")
+    try:
+        while not stop.is_set():
+            _work(now())
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("worker: stopped")

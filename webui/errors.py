@@ -102,6 +102,11 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _error_page() -> str:
+    """The citizens' portal shows its errors in its own layout, with its own way back."""
+    return "portal/error.html" if request.path.startswith("/portal/") else "error.html"
+
+
 def register_error_handlers(app: Flask) -> None:
     def handle(error: Exception) -> Any:
         status, message = describe(error)
@@ -114,7 +119,7 @@ def register_error_handlers(app: Flask) -> None:
             return jsonify({"error": message, "type": type(error).__name__}), status, headers
         # The page must not need the database: the signed-in user is not loaded again to draw the menu.
         user = AnonymousUserMixin() if isinstance(error, DBAPIError) else None
-        return render_template("error.html", message=message, status=status,
+        return render_template(_error_page(), message=message, status=status,
                                **({"user": user} if user else {})), status, headers
 
     for kind in (NotFoundForActor, TaskAlreadyCompleted, TaskNotClaimable, StaleState, NotPermitted, DuplicateApplicant,
@@ -144,7 +149,7 @@ def register_error_handlers(app: Flask) -> None:
     def _not_found(_error: Exception) -> Any:
         if wants_json():
             return jsonify({"error": _("Not found.")}), 404
-        return render_template("error.html", message=_("Not found."), status=404), 404
+        return render_template(_error_page(), message=_("Not found."), status=404), 404
 
     @app.errorhandler(405)
     def _not_allowed(error: Exception) -> Any:
@@ -152,7 +157,7 @@ def register_error_handlers(app: Flask) -> None:
         headers = {"Allow": ", ".join(sorted(getattr(error, "valid_methods", None) or []))}
         if wants_json():
             return jsonify({"error": _("Method not allowed.")}), 405, headers
-        return render_template("error.html", message=_("Method not allowed."), status=405), 405, headers
+        return render_template(_error_page(), message=_("Method not allowed."), status=405), 405, headers
 
     @app.errorhandler(400)
     def _bad_request(error: Any) -> Any:
@@ -162,4 +167,4 @@ def register_error_handlers(app: Flask) -> None:
             return jsonify({"error": message}), 400
         if isinstance(error, CSRFError):  # an expired session or form: back to the page (after logging in)
             return form_expired()
-        return render_template("error.html", message=message, status=400), 400
+        return render_template(_error_page(), message=message, status=400), 400

@@ -27,7 +27,7 @@ def inbox_query(args: dict[str, Any]) -> inbox_service.InboxQuery:
     return inbox_service.InboxQuery(
         view=args.get("view", "work"), text=args.get("q", ""), task=args.get("task"), stage=args.get("stage"),
         locality=args.get("locality"), due_from=args.get("due_from"), due_to=args.get("due_to"),
-        overdue=bool(args.get("overdue")), sort=args.get("sort", "due"),
+        overdue=bool(args.get("overdue")), household=args.get("household") or None, sort=args.get("sort", "due"),
         mine_page=args.get("mine_page", 1), open_page=args.get("open_page", 1), team_page=args.get("team_page", 1),
         **({"per_page": args["per_page"]} if args.get("per_page") else {}))
 

@@ -11,6 +11,8 @@ FIELD_ERRORS = {
     "invalid_integer": _l("Enter a whole number."),
     "invalid_number": _l("Enter a number."),
     "invalid_date": _l("Enter a valid date (YYYY-MM-DD)."),
+    "date_in_past": _l("Choose a date from today on."),
+    "date_too_far": _l("Choose a date within a year."),
     "invalid_boolean": _l("Choose yes or no."),
     "invalid_choice": _l("Choose one of the listed options."),
     "invalid_multichoice": _l("Choose from the listed options."),

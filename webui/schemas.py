@@ -17,6 +17,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 from engine.forms import FIELD_TYPES, national_id_is_valid, normalize_national_id
 from engine.models import TaskRecord
 from registry.cases import CaseView, Completion
+from registry.inbox import HOUSEHOLD_FILTERS as INBOX_HOUSEHOLD_FILTERS
 from registry.inbox import SORTS as INBOX_SORTS
 from registry.inbox import VIEWS as INBOX_VIEWS
 from registry.paging import MAX_PER_PAGE, PER_PAGE
@@ -166,6 +167,10 @@ class InboxFilterQuery(Schema):
     overdue = fields.Boolean(load_default=False, truthy={"1", "true", "on", "yes"}, falsy={"0", "false", "off", "no"},
                              error_messages={"invalid": "invalid"},
                              metadata={"description": "only tasks past their due time"})
+    household = fields.String(validate=validate.OneOf(("", *INBOX_HOUSEHOLD_FILTERS), error="invalid_choice"),
+                              metadata={"enum": list(INBOX_HOUSEHOLD_FILTERS), "description":
+                                        "waiting: only tasks waiting on the household; missed: only tasks whose "
+                                        "household missed its deadline"})
     sort = fields.String(load_default="due", validate=validate.OneOf(INBOX_SORTS, error="invalid_choice"),
                          metadata={"enum": list(INBOX_SORTS), "description":
                                    "due: soonest due first; priority: the household's latest deprivation score, "

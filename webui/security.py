@@ -47,10 +47,14 @@ def _throttle_logins(app: Flask) -> None:
     for endpoint in LOGIN_ENDPOINTS:
         view: Callable[..., Any] = app.view_functions[endpoint]
         app.view_functions[endpoint] = per_address(per_account(view))
+    from webui.portal.throttle import throttle_portal, too_many_attempts_page
+
+    throttle_portal(app, limiter)  # the citizens' logins, code guesses and code requests
 
     @app.errorhandler(429)
     def _too_many_attempts(_error: Exception) -> Any:
-        lang = request.form.get("lang") if request.endpoint == "auth.login" else None
+        lang = request.form.get("lang") if request.endpoint == "auth.login" or request.path.startswith("/portal/") \
+            else None
         if lang in ("ar", "en"):
             session["lang"] = lang
         message = _("Too many attempts. Wait a few minutes and try again.")
@@ -58,6 +62,8 @@ def _throttle_logins(app: Flask) -> None:
             response: Response = jsonify({"error": message})
         elif request.endpoint == "auth.login":
             response = app.make_response(render_template("auth/login.html", error=message))
+        elif request.path.startswith("/portal/"):
+            response = app.make_response(too_many_attempts_page(message))
         else:
             response = app.make_response(render_template("error.html", message=message, status=429))
         response.status_code = 429

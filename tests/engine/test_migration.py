@@ -30,8 +30,11 @@ from tests.factories import PLAN, pdf_document, registration
 from webui.db import db_session, document_storage
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "migration"
+ROOT = Path(__file__).resolve().parents[2]
 
 RECOMMEND = {"decision": "recommend_eligible", "recommendation_notes": "Deprived."}
+#: What a case waiting for documents waits at, which version two removes: the task and its deadline timers.
+STUCK_AT = ["attach_documents", "attach_documents_missed", "attach_documents_reminder"]
 REQUEST_DOCUMENTS = {"decision": "request_documents", "missing_documents": ["income_proof"],
                      "review_comments": "Proof of income, please."}
 VISIT = {"visit_date": "2026-11-03", "needs_areas": ["health"], "needs_description": "Treatment.",
@@ -81,16 +84,21 @@ def edit_to_version_two(library: Library) -> None:
                   '      <bpmndi:BPMNEdge id="f_quality_di" bpmnElement="f_quality"><di:waypoint x="2390" y="330" />'
                   '<di:waypoint x="2405" y="330" /><di:waypoint x="2405" y="390" /><di:waypoint x="2420" y="390" />'
                   '</bpmndi:BPMNEdge>', text)
-    # The document request goes straight back to the supervisor.
-    text = _replace(text, "        <bpmn:flowNodeRef>attach_documents</bpmn:flowNodeRef>\n", "")
+    # A walk-in's document request goes straight back to the supervisor (with its deadline timers).
+    for element in ("attach_documents", "attach_documents_reminder", "attach_documents_missed"):
+        text = _replace(text, f"        <bpmn:flowNodeRef>{element}</bpmn:flowNodeRef>\n", "")
     text = re.sub(r'    <bpmn:userTask id="attach_documents".*?</bpmn:userTask>\n', "", text, flags=re.S)
+    text = re.sub(r'    <bpmn:boundaryEvent id="attach_documents_.*?</bpmn:boundaryEvent>\n', "", text, flags=re.S)
     text = _replace(text, "<bpmn:incoming>f_docs_back</bpmn:incoming>",
-                    "<bpmn:incoming>f_docs_recorded</bpmn:incoming>")
-    text = _replace(text, 'sourceRef="note_document_request" targetRef="attach_documents"',
-                    'sourceRef="note_document_request" targetRef="merge_review"')
-    text = re.sub(r'    <bpmn:sequenceFlow id="f_docs_back" [^\n]*\n', "", text)
-    text = re.sub(r'      <bpmndi:BPMNShape id="attach_documents_di"[^\n]*\n', "", text)
-    text = re.sub(r'      <bpmndi:BPMNEdge id="f_docs_back_di"[^\n]*\n', "", text)
+                    "<bpmn:incoming>f_docs_walk_in</bpmn:incoming>")
+    text = _replace(text, 'sourceRef="gw_documents_channel" targetRef="attach_documents"',
+                    'sourceRef="gw_documents_channel" targetRef="merge_review"')
+    for flow in ("f_attach_remind", "f_attach_missed"):
+        text = _replace(text, f"      <bpmn:incoming>{flow}</bpmn:incoming>\n", "")
+    for flow in ("f_docs_back", "f_attach_remind", "f_attach_missed"):
+        text = re.sub(rf'    <bpmn:sequenceFlow id="{flow}" [^\n]*\n', "", text)
+        text = re.sub(rf'      <bpmndi:BPMNEdge id="{flow}_di"[^\n]*\n', "", text)
+    text = re.sub(r'      <bpmndi:BPMNShape id="attach_documents[a-z_]*_di"[^\n]*\n', "", text)
     assert "attach_documents" not in text
     bpmn.write_text(text, encoding="utf-8")
     vocabulary = library.processes_dir / "vocabulary.yaml"
@@ -179,7 +187,7 @@ def test_a_dry_run_says_which_cases_would_move_and_why_others_cannot_and_changes
         assert [w.spec_id for w in movable.waiting_before] == ["needs_assessment_visit"]
         assert [w.id for w in movable.waiting_after] == [w.id for w in movable.waiting_before]
         stuck = by_key[str(at_documents.id)]
-        assert (stuck.blocked, stuck.elements) == (Blocked.WAITING_TASK_REMOVED, ["attach_documents"])
+        assert (stuck.blocked, stuck.elements) == (Blocked.WAITING_TASK_REMOVED, STUCK_AT)
         assert by_key[str(rejected.id)].blocked == Blocked.COMPLETED
         assert not session.new and not session.dirty
         session.commit()
@@ -266,7 +274,7 @@ def test_one_case_that_cannot_move_stops_the_whole_migration(
         session.rollback()
 
         assert [(p.business_key, p.blocked, p.elements) for p in refused.value.plan.blocked] == \
-            [(str(stuck.id), Blocked.WAITING_TASK_REMOVED, ["attach_documents"])]
+            [(str(stuck.id), Blocked.WAITING_TASK_REMOVED, STUCK_AT)]
         assert {session.get(ProcessInstance, i).process_version_id for i in ids} == {first.id}  # type: ignore[union-attr]
 
 
@@ -336,18 +344,25 @@ def test_the_deployment_diff_names_the_added_removed_and_changed_elements_and_fo
         assert (diff["from_version"], diff["to_version"]) == (first.version, second.version)
         assert [(e["id"], e["type"], e["lane"]) for e in diff["elements"]["added"]] == \
             [("quality_check", "userTask", "supervisor")]
-        assert [(e["id"], e["name"]) for e in diff["elements"]["removed"]] == \
-            [("attach_documents", "Attach the requested documents")]
+        assert {(e["id"], e["name"]) for e in diff["elements"]["removed"]} == {
+            ("attach_documents", "Attach the requested documents"),
+            ("attach_documents_reminder", "Household's deadline"),
+            ("attach_documents_missed", "Deadline and grace period passed")}
         changed = {e["id"]: {c["what"]: (c["before"], c["after"]) for c in e["changes"]}
                    for e in diff["elements"]["changed"]}
         assert changed["assistance_plan"] == {"outgoing": (["review_plan"], ["quality_check"])}
         assert changed["review_plan"] == {"incoming": (["assistance_plan"], ["quality_check"])}
-        assert changed["note_document_request"] == {"outgoing": (["attach_documents"], ["merge_review"])}
+        assert changed["gw_documents_channel"]["outgoing"][0] == ["attach_documents", "upload_documents"]
+        assert changed["gw_documents_channel"]["outgoing"][1] == ["merge_review", "upload_documents"]
         assert diff["forms"]["added"] == ["quality_check"]
         assert diff["forms"]["changed"] == [{"form": "plan_review", "settings": [], "fields": {
             "added": [], "removed": [], "changed": [{"name": "plan_comments", "what": ["required_if", "show_if"]}]}}]
         assert diff["rules"] == {"added": [], "removed": [], "changed": []}
-        assert diff["other"]["changed"] == [{"file": "processes/vocabulary.yaml", "lines_added": 0, "lines_removed": 1}]
+        # Every entry of the vocabulary that named the removed task (its name, and the household's words for it).
+        named = sum(1 for line in (ROOT / "processes" / "vocabulary.yaml").read_text(encoding="utf-8").splitlines()
+                    if line.startswith("  attach_documents:"))
+        assert diff["other"]["changed"] == [{"file": "processes/vocabulary.yaml", "lines_added": 0,
+                                             "lines_removed": named}]
         initial = version_differences(None, first)  # the first version: everything is new
         assert initial["from_version"] is None and initial["counts"]["elements_removed"] == 0
         assert {"register_household", "attach_documents"} <= {e["id"] for e in initial["elements"]["added"]}

@@ -32,9 +32,11 @@ def test_changed_files_deploy_a_new_version_and_running_cases_keep_theirs(app: F
         assert session.get(ProcessInstance, draft_case.instance_id).process_version_id == first.id
         deploy(session, library, "case_management")
         new_case = cases.start_registration(session, actor=reception, library=library, now=clock())
-        versions = session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)).all()
+        versions = session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == "case_management")
+                                   .order_by(ProcessVersion.version)).all()
         assert [v.version for v in versions] == [1, 2]
-        assert session.scalar(select(func.count(ProcessVersion.id))) == 2
+        assert session.scalar(select(func.count(ProcessVersion.id))
+                              .where(ProcessVersion.process_id == "case_management")) == 2
 
         instances = {c.id: session.get(ProcessInstance, c.instance_id) for c in (old_case, new_case)}
         assert instances[old_case.id].process_version_id == versions[0].id
@@ -74,4 +76,5 @@ def test_a_running_case_keeps_the_forms_of_its_version(app: Flask, clock: Clock,
             definition = form_for(session, library, task)
             labels[case.id] = next(f.label["en"] for f in definition.fields if f.name == "reasons")
         assert labels == {old_case.id: "Reasons for the request", new_case.id: "Why the household asks"}
-        assert session.scalar(select(func.count(ProcessVersion.id))) == 2
+        assert session.scalar(select(func.count(ProcessVersion.id))
+                              .where(ProcessVersion.process_id == "case_management")) == 2

@@ -14,6 +14,7 @@ from registry.errors import NotPermitted
 from registry.models import AuditEvent, Case
 from tests.conftest import Clock
 from tests.engine.test_migration import (
+    STUCK_AT,
     edit_to_version_two,
     finish_from_needs_assessment,
     open_case,
@@ -76,7 +77,7 @@ def test_the_dry_run_lists_who_would_move_and_who_cannot_and_why(app: Flask, clo
         report = process_migration.plan_migration(session, actor=user(session, "analyst"), to_version=second,
                                                   from_version=first)
         assert [(m.case_id, m.movable, m.reason, m.elements) for m in report.cases] == [
-            (movable, True, None, []), (stuck, False, Blocked.WAITING_TASK_REMOVED, ["attach_documents"])]
+            (movable, True, None, []), (stuck, False, Blocked.WAITING_TASK_REMOVED, STUCK_AT)]
         assert report.cases[0].reference is not None and report.cases[0].reference.endswith(f"{movable:06d}")
         assert not report.applied and report.moved == []
         session.commit()

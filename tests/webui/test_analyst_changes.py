@@ -49,7 +49,8 @@ def deploy(app: Flask) -> tuple[int, str]:
 
 def versions(app: Flask) -> int:
     with app.app_context():
-        return int(db_session().scalar(select(func.count(ProcessVersion.id))) or 0)
+        return int(db_session().scalar(select(func.count(ProcessVersion.id))
+                                       .where(ProcessVersion.process_id == "case_management")) or 0)
 
 
 def approve(supervisor: Api, case_id: int) -> None:
