@@ -68,6 +68,11 @@ def _engine(session: Session, instance: ProcessInstance, actor_id: int | None, n
 _HASH_OF_VERSION: dict[tuple[str, int], str] = {}
 
 
+def forget_cached_versions() -> None:
+    """Forget the cached hashes, for a database emptied and refilled under the same address (its ids restart)."""
+    _HASH_OF_VERSION.clear()
+
+
 def _content_hash(session: Session, instance: ProcessInstance) -> str:
     bind = session.get_bind()
     key = (str(bind.engine.url), instance.process_version_id)

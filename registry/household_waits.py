@@ -19,16 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import FormInvalid, NotFoundForActor, TaskAlreadyCompleted
 from engine.library import Library, load_yaml_mapping, parse_duration
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
-from registry.citizens.models import Citizen
+from registry.citizens.access import account_of_case
 from registry.errors import RegistryError
-from registry.models import Case, Household, Person, Role, User
+from registry.models import Case, Household, Role, User
 from registry.notifications import queue_message
 from registry.operations import MINISTRY_TIMEZONE, local_date
 
@@ -109,15 +109,7 @@ def settings_problems(path: Path) -> list[str]:
 
 def _contact(session: Session, case: Case) -> dict[str, Any] | None:
     """Where the household is told: its portal account's mobile, else the household's phone."""
-    owners = []
-    if case.household_id is not None:
-        members = select(Person.national_id).where(Person.household_id == case.household_id, Person.active)
-        owners += [Citizen.household_id == case.household_id, Citizen.national_id.in_(members)]
-    if case.applicant_national_id:
-        owners.append(Citizen.national_id == case.applicant_national_id)
-    citizen = session.scalars(select(Citizen).where(or_(*owners), Citizen.active,
-                                                    Citizen.mobile_confirmed_at.is_not(None))
-                              .order_by(Citizen.id).limit(1)).first() if owners else None
+    citizen = account_of_case(session, case)  # registry.citizens.access: never an unverified account
     if citizen is not None:
         return {"to_mobile": citizen.mobile, "citizen_id": citizen.id, "lang": citizen.lang or "ar"}
     household = session.get(Household, case.household_id) if case.household_id is not None else None

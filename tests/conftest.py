@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from engine import runtime
 from webui.cli import upgrade_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,8 @@ def _empty_postgres(url: str) -> None:
         )).scalars().all()
         connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
+    # Version ids restart with the emptied tables, so a hash cached for id 1 may now name another process.
+    runtime.forget_cached_versions()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 
 from engine.errors import FormInvalid
 from registry import inbox as inbox_service
+from registry.complaints import services as complaint_services
 from webui import current_language, schemas
 from webui.db import db_session, now
 from webui.messages import field_error
@@ -61,7 +62,8 @@ def index() -> Any:
         "inbox/index.html", result=result, query=result.query, errors=errors, now=now(),
         saved=inbox_service.saved_filters(session, actor=current_user), filter_string=_filter_string(),
         may_see_team=inbox_service.may_see_team(current_user), staff=staff,
-        staff_names={person.id: person.display_name(current_language()) for person in staff})
+        staff_names={person.id: person.display_name(current_language()) for person in staff},
+        complaint_tasks=complaint_services.inbox_tasks(session, actor=current_user))
 
 
 @bp.route("/inbox/filters", methods=["POST"])

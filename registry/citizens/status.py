@@ -124,8 +124,8 @@ def next_steps(vocabulary: Vocabulary, ready: list[TaskRecord], lang: str,
                request: DocumentRequest | None = None) -> tuple[NextStep, ...]:
     """The waiting tasks in the household's words: the household's own first, each said once.
 
-    A task that became ready in the step that asked for documents (``request``) lists them; the request's
-    note is the staff's and is never shown.
+    A task of the household's that became ready in the step that asked for documents (``request``) lists them
+    (a staff task opened at the same instant does not); the request's note is the staff's and is never shown.
     """
     steps: list[NextStep] = []
     seen: set[str] = set()
@@ -141,7 +141,7 @@ def next_steps(vocabulary: Vocabulary, ready: list[TaskRecord], lang: str,
         seen.add(text)
         # While a task waits on the household, its date is the household's own (the staff's stands still).
         due = record.shown_due_at
-        asked = request is not None and record.created_at == request.requested_at
+        asked = request is not None and yours(record) and record.created_at == request.requested_at
         steps.append(NextStep(text=text, due_on=local_date(due) if due else None, yours=yours(record),
                               task_id=record.id if record.lane == CITIZEN_LANE else None,
                               documents=tuple(str(code) for code in request.missing) if asked and request else ()))

@@ -348,6 +348,13 @@ def open_tasks(session: Session, *, actor: User) -> list[tuple[TaskRecord, Compl
     return [(t, c) for t, c in session.execute(query).tuples()]
 
 
+def inbox_tasks(session: Session, *, actor: User) -> list[tuple[TaskRecord, Complaint]]:
+    """The complaint tasks waiting on the actor, for the panel above their case inbox: a handler's open ones,
+    a supervisor's escalated ones, the unit's; never a complaint about the actor (``access.may_act``)."""
+    return [(record, complaint) for record, complaint in open_tasks(session, actor=actor)
+            if may_act(actor, complaint, record)]
+
+
 def _complaint_for_staff(session: Session, actor: User, reference: str) -> Complaint:
     complaint = session.scalar(select(Complaint).where(Complaint.reference == normalize_reference(reference)))
     if complaint is None or not may_see(actor, complaint):

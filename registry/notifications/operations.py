@@ -6,28 +6,14 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
-
 from engine.catalog import OperationContext
-from registry.citizens.models import Citizen
-from registry.models import Case, Household, Person
+from registry.citizens.access import account_of_case
+from registry.models import Case, Household
 from registry.notifications.services import queue_message
 from registry.notifications.templates import DEFAULT_LANGUAGE, NOTIFICATIONS_FILE, parse_templates
 
 #: Placeholders the operation fills itself; every other one must be a parameter of the service task.
 AUTOMATIC = frozenset({"reference"})
-
-
-def _portal_account(session: Session, household: Household) -> Citizen | None:
-    """The household's portal account with a confirmed mobile: its own, else one of a member's."""
-    members = select(Person.national_id).where(Person.household_id == household.id, Person.active)
-    return session.scalar(
-        select(Citizen)
-        .where(Citizen.active, Citizen.mobile_confirmed_at.is_not(None),
-               or_(Citizen.household_id == household.id, Citizen.national_id.in_(members)))
-        .order_by((Citizen.household_id == household.id).desc(), Citizen.id)
-        .limit(1))
 
 
 def _templates_path(context: OperationContext) -> Path | None:
@@ -39,6 +25,17 @@ def _templates_path(context: OperationContext) -> Path | None:
     return None
 
 
+#: How a list given as a parameter is written in a message, by language.
+LIST_SEPARATORS = {"ar": "، ", "en": ", "}
+
+
+def _joined(params: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Parameters as a message writes them: a list (the documents asked for, ...) as one line in the language."""
+    separator = LIST_SEPARATORS.get(lang, ", ")
+    return {name: separator.join(str(item) for item in value) if isinstance(value, list | tuple) else value
+            for name, value in params.items()}
+
+
 def notify(context: OperationContext, template: Any = None, **params: Any) -> dict[str, Any]:
     """Queue the message ``template`` to the case's household: the portal account's mobile, else the
     household's phone; nothing when neither is known (the result says so, the case goes on)."""
@@ -47,13 +44,14 @@ def notify(context: OperationContext, template: Any = None, **params: Any) -> di
     if case is None:
         raise LookupError(f"case {context.business_key} not found")
     household = session.get(Household, case.household_id) if case.household_id else None
-    account = _portal_account(session, household) if household is not None else None
+    account = account_of_case(session, case)  # registry.citizens.access: never an unverified account
     mobile = account.mobile if account is not None else household.phone if household is not None else None
     if not mobile:
         return {"queued": False, "template": template, "reason": "no mobile number known for the household"}
+    lang = (account.lang if account is not None else None) or DEFAULT_LANGUAGE
     message = queue_message(
-        session, template=str(template), params={"reference": case.reference, **params},
-        lang=(account.lang if account is not None else None) or DEFAULT_LANGUAGE, now=context.now, to_mobile=mobile,
+        session, template=str(template), params={"reference": case.reference, **_joined(params, lang)},
+        lang=lang, now=context.now, to_mobile=mobile,
         citizen_id=account.id if account is not None else None, business_key=case.reference,
         directorate_id=case.directorate_id, templates_path=_templates_path(context))
     return {"queued": True, "template": template, "message_id": message.id}

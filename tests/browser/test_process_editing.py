@@ -159,7 +159,7 @@ def test_a_broken_form_shows_its_problems_and_deploys_nothing(
     expect(problems.locator("li")).not_to_have_count(0)
     open_processes(page)
     assert latest_listed_version(page) == 1
-    expect(page.get_by_test_id("version-row")).to_have_count(1)
+    expect(page.get_by_test_id("process-case_management").get_by_test_id("version-row")).to_have_count(1)
     assert console_errors == []
 
 

@@ -209,10 +209,12 @@ def test_a_reset_for_an_unconfirmed_or_unknown_account_sends_nothing(session: Se
                                 new_password="new-password-9", now=NOW)
 
 
-def _household_with_case(session: Session, head_id: str, reference: str) -> tuple[Household, Case]:
+def _household_with_case(session: Session, head_id: str, reference: str,
+                          phone: str | None = "+970 599 876 543") -> tuple[Household, Case]:
+    """A recorded household whose phone on record is, unless told otherwise, ``_confirmed``'s mobile."""
     directorate = session.scalar(select(Directorate).where(Directorate.code == "RBH"))
     assert directorate is not None
-    household = Household(directorate_id=directorate.id, governorate_code="PS-RBH", locality="البيرة")
+    household = Household(directorate_id=directorate.id, governorate_code="PS-RBH", locality="البيرة", phone=phone)
     session.add(household)
     session.flush()
     session.add(Person(household_id=household.id, national_id=head_id, name_ar="أحمد عودة", name_search="احمد عوده",
@@ -235,6 +237,46 @@ def test_a_citizen_sees_their_households_cases_and_no_others(session: Session) -
     for reference in (other.reference, "RBH-2026-999999", ""):
         with pytest.raises(NotFoundForActor):
             case_for_citizen(session, citizen, reference)
+
+
+@BOTH_DATABASES
+def test_knowing_a_members_id_without_the_households_phone_shows_nothing(session: Session) -> None:
+    """Someone who signs up with a member's national ID but confirms another mobile reaches none of its cases."""
+    stranger = _confirmed(session)  # confirms 0599876543
+    _household, case = _household_with_case(session, stranger.national_id, "RBH-2026-900011", phone="0561234567")
+    case.status = "closed"
+    walk_in = Case(reference="RBH-2026-900012", directorate_id=case.directorate_id,
+                   applicant_national_id=stranger.national_id)  # not recorded yet, opened by reception
+    session.add(walk_in)
+    session.commit()
+    assert household_ids_for(session, stranger) == set()
+    assert cases_for_citizen(session, stranger) == []
+    for reference in (case.reference, walk_in.reference):
+        with pytest.raises(NotFoundForActor):
+            case_for_citizen(session, stranger, reference)
+
+
+def test_a_member_with_the_households_phone_needs_a_confirmed_mobile(session: Session) -> None:
+    nid = accounts.sign_up(session, national_id=factories.national_id(), mobile="0599876543", password=PASSWORD,
+                           now=NOW)
+    citizen = session.scalar(select(Citizen).where(Citizen.national_id == nid))
+    assert citizen is not None
+    _household, case = _household_with_case(session, nid, "RBH-2026-900013")
+    with pytest.raises(NotFoundForActor):
+        case_for_citizen(session, citizen, case.reference)
+    accounts.confirm_mobile(session, national_id=nid, code=_code(session, citizen.id), now=NOW)
+    assert case_for_citizen(session, citizen, case.reference).id == case.id
+
+
+def test_the_citizens_own_online_case_counts_before_its_household_is_recorded(session: Session) -> None:
+    citizen = _confirmed(session)
+    directorate = session.scalar(select(Directorate).where(Directorate.code == "RBH"))
+    assert directorate is not None
+    online = Case(reference="RBH-2026-900014", directorate_id=directorate.id, channel="online",
+                  applicant_national_id=citizen.national_id)
+    session.add(online)
+    session.commit()
+    assert [c.id for c in cases_for_citizen(session, citizen)] == [online.id]
 
 
 def test_a_household_linked_to_the_account_counts_even_without_membership(session: Session) -> None:

@@ -33,11 +33,12 @@ def database(app: Flask) -> Iterator[Session]:
 
 
 def citizen_for(app: Flask, head_national_id: str) -> int:
-    """A confirmed portal account of the household's head (password ``PASSWORD``)."""
+    """A confirmed portal account of the household's head (password ``PASSWORD``), whose mobile is the phone
+    ``tests.factories.registration`` records for the household (so the account sees it once it is recorded)."""
     from registry.auth import hash_password
 
     with database(app) as session:
-        citizen = Citizen(national_id=head_national_id, mobile="0599000000", password_hash=hash_password(PASSWORD),
+        citizen = Citizen(national_id=head_national_id, mobile="0599123456", password_hash=hash_password(PASSWORD),
                           mobile_confirmed_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC), lang="ar")
         session.add(citizen)
         session.commit()
@@ -56,6 +57,16 @@ class Household:
         self.case_id = int(response.get_json()["case_id"])
         self.reference = str(response.get_json()["reference"])
         self.citizen_id = citizen_for(app, self.national_id)
+
+    def as_online(self) -> Household:
+        """The case as the household's own online application: followed in the portal before it is recorded
+        (a walk-in case is not, as long as no household with the account's mobile is on record)."""
+        with database(self.app) as session:
+            case = session.get(Case, self.case_id)
+            assert case is not None
+            case.channel = "online"
+            session.commit()
+        return self
 
     def register(self) -> Household:
         complete(self.reception, self.case_id, self.data, expect_form="registration")
@@ -116,6 +127,10 @@ def words(found: status.ApplicationStatus) -> str:
 def test_a_new_application_says_it_is_being_registered_and_what_reception_does_next(
         app: Flask, api: Callable[[str], Api]) -> None:
     household = Household(app, api)
+    # A walk-in case before its household is recorded is nobody's in the portal: knowing an ID proves nothing.
+    with pytest.raises(NotFoundForActor):
+        household.status("en")
+    household.as_online()
     english, arabic = household.status("en"), household.status("ar")
     assert (english.status_words, english.where) == ("In progress", "Your application is being registered")
     assert (arabic.status_words, arabic.where) == ("قيد المتابعة", "يجري تسجيل طلبك")

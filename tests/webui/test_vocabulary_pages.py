@@ -35,9 +35,16 @@ def test_a_new_stage_shows_with_its_names_on_the_inbox_and_the_case_page(
         app: Flask, editable_library: Library, api: Callable[[str], Api],
         login_as: Callable[..., FlaskClient]) -> None:
     library = editable_library
+    # The reception's registration task (the online start's tasks keep their stage).
     edit(library.processes_dir / "case_management.bpmn",
-         '<spiffworkflow:property name="stage" value="registration" />',
-         '<spiffworkflow:property name="stage" value="intake" />')
+         '<spiffworkflow:property name="formKey" value="registration" />\n'
+         '          <spiffworkflow:property name="stage" value="registration" />\n'
+         '          <spiffworkflow:property name="dueIn" value="P2D" />\n'
+         '          <spiffworkflow:property name="assignee" value="initiator" />',
+         '<spiffworkflow:property name="formKey" value="registration" />\n'
+         '          <spiffworkflow:property name="stage" value="intake" />\n'
+         '          <spiffworkflow:property name="dueIn" value="P2D" />\n'
+         '          <spiffworkflow:property name="assignee" value="initiator" />')
     edit(library.processes_dir / "vocabulary.yaml", "stages:\n",
          'stages:\n  intake: {en: "Intake interview", ar: "مقابلة الاستقبال"}\n')
     use_files(app, library)
