@@ -17,12 +17,13 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --str
 	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host $(if $(UPGRADE),--upgrade)
 # Every benchmark script; `bench-smoke` runs each in a small size (BENCH_SMOKE=1) so that none can rot.
 BENCHES = $(sort $(wildcard bench/bench_*.py))
-# The browser-side code: bpmn-js and dmn-js exactly as package-lock.json lists them, bundled by esbuild into
+# The browser-side code: bpmn-js, dmn-js, dexie and workbox exactly as package-lock.json lists them, bundled by esbuild into
 # webui/static/build/ (never committed), one script and one stylesheet per page kind.
 NODE_STAMP := node_modules/.installed-stamp
 ASSETS := webui/static/build
 ASSETS_STAMP := $(ASSETS)/.built-stamp
-ASSET_ENTRIES := $(addprefix webui/static/src/,process-viewer.js process-modeler.js dmn-editor.js text-editor.js)
+ASSET_ENTRIES := $(addprefix webui/static/src/,process-viewer.js process-modeler.js dmn-editor.js text-editor.js \
+  field-app.js field-sw.js)
 
 .PHONY: run test lint check pytest bench bench-smoke lock assets chromium fonts translations clean
 # Prerequisites run in the order written (install, assets, chromium, lint, checks, tests, benchmark smoke).

@@ -204,6 +204,11 @@ def _choices_for(session: Session, form: FormDef, scope: str, data: Mapping[str,
     for f in form.fields:
         if f.choices_from and data.get(f.name) not in (None, "", []):
             choices[f.name] = [value for value, _label in CHOICE_PROVIDERS[f.choices_from](session, scope)]
+        rows = [row for row in data.get(f.name) or [] if isinstance(row, dict)] if f.fields else []
+        for sub in f.fields:  # a group's own choice fields (a plan's intervention names its partner)
+            if sub.choices_from and any(row.get(sub.name) not in (None, "") for row in rows):
+                choices[f"{f.name}.{sub.name}"] = [value for value, _label
+                                                   in CHOICE_PROVIDERS[sub.choices_from](session, scope)]
     return choices
 
 
@@ -263,6 +268,7 @@ def complete_task(
         record.state = TaskState.COMPLETED.value
         record.completed_at = now
         record.completed_by_id = actor_id
+        stop_waiting(record, now)
         record.assignee_id = record.assignee_id or actor_id
         record.data = cleaned
         return _persist(session, instance, workflow, now, completed=record, ready_before=ready_before,
@@ -375,6 +381,7 @@ def sync_task_index(session: Session, instance: ProcessInstance, workflow: BpmnW
         else:
             row.state = TaskState.CANCELLED.value
             row.completed_at = now
+            stop_waiting(row, now)
     for task_id, task in live.items():
         if task_id in ready_before:
             continue
@@ -393,6 +400,20 @@ def sync_task_index(session: Session, instance: ProcessInstance, workflow: BpmnW
         session.add(record)
         ready.append(record)
     return ready
+
+
+def stop_waiting(row: TaskRecord, now: dt.datetime) -> None:
+    """A task that is no longer ready waits on nobody; a pause still running counts as time paused.
+
+    What it waited for (reason, the household's date) stays on the row, and the history keeps the wait.
+    """
+    if row.paused_at is not None:
+        paused = max(now - row.paused_at, dt.timedelta(0))
+        row.paused_seconds = (row.paused_seconds or 0) + int(paused.total_seconds())
+        if row.due_at is not None:
+            row.due_at = row.due_at + paused
+    row.waiting_on = None
+    row.paused_at = None
 
 
 def task_assignee(props: Mapping[str, str], data: Mapping[str, Any]) -> int | None:

@@ -20,14 +20,15 @@ VOCABULARY_FILE = "vocabulary.yaml"
 LANGUAGES = ("en", "ar")
 #: The sections of the file, each a mapping from a key to its labels.
 SECTIONS = ("stages", "statuses", "roles", "tasks", "actions", "case_fields", *(
-    "household_stages", "household_statuses", "household_next", "household_done", "household_actions"))
+    "household_stages", "household_statuses", "household_next", "household_done", "household_actions",
+    "household_decisions"))
 #: What ``label(kind, ...)`` accepts: one word per section, as templates read best.
 KINDS = {"stage": "stages", "status": "statuses", "role": "roles", "task": "tasks", "action": "actions",
          "case_field": "case_fields", "household_stage": "household_stages",
          "household_status": "household_statuses"}
 #: The household's own words (the portal): each section's keys name a stage, status, user task or action.
 HOUSEHOLD_SECTIONS = {"household_stages": "stages", "household_statuses": "statuses", "household_next": "tasks",
-                      "household_done": "tasks", "household_actions": "actions"}
+                      "household_done": "tasks", "household_actions": "actions", "household_decisions": "actions"}
 #: Types a case field may have, and the form field types that can set each.
 CASE_FIELD_TYPES: dict[str, frozenset[str]] = {
     "date": frozenset({"date"}),

@@ -6,13 +6,19 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import engine.models  # noqa: F401 - registers the engine tables
+import registry.campaigns.models  # noqa: F401 - registers the campaign and visit tables
+import registry.campaigns.staff_models  # noqa: F401 - registers the visit quotas and days off tables
 import registry.citizens.models  # noqa: F401 - registers the citizen accounts tables
 import registry.complaints.models  # noqa: F401 - registers the complaints table
 import registry.drafts  # noqa: F401 - registers the task drafts table
+import registry.field.models  # noqa: F401 - registers the offline visit submissions table
 import registry.idempotency  # noqa: F401 - registers the idempotency keys table
+import registry.legacy_import.models  # noqa: F401 - registers the import batches table
 import registry.models  # noqa: F401 - registers the domain tables
 import registry.notifications.models  # noqa: F401 - registers the outbox table
 import registry.online.models  # noqa: F401 - registers the online applications table
+import registry.referrals.models  # noqa: F401 - registers the partner organisations and referrals tables
+import registry.supervision.models  # noqa: F401 - registers the supervision notes and sessions tables
 from engine.db import Base
 
 config = context.config

@@ -97,21 +97,14 @@ def end_session(session: Session, *, session_id: str, now: dt.datetime) -> None:
 def change_password(session: Session, *, user: User, new_password: str, now: dt.datetime) -> None:
     """Set a new password and end every session and API token the user had."""
     user.password_hash = hash_password(new_password)
-    _end_everything(session, user=user, now=now)
+    user.must_change_password = False
+    end_sessions_and_tokens(session, user=user, now=now)
     record_event(session, actor_id=user.id, case_id=None, action="password_changed", at=now)
     session.commit()
 
 
-def deactivate_user(session: Session, *, user: User, actor: User | None, now: dt.datetime) -> None:
-    """Stop an account from working: no login, and every session and API token it had ends now."""
-    user.active = False
-    _end_everything(session, user=user, now=now)
-    record_event(session, actor_id=actor.id if actor else None, case_id=None, action="user_deactivated", at=now,
-                 details={"user": user.username})
-    session.commit()
-
-
-def _end_everything(session: Session, *, user: User, now: dt.datetime) -> None:
+def end_sessions_and_tokens(session: Session, *, user: User, now: dt.datetime) -> None:
+    """End every browser session and API token of ``user`` in the caller's transaction (flushes only)."""
     session.execute(update(StaffSession).where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
                     .values(ended_at=now))
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))

@@ -260,6 +260,9 @@ def open_task(session: Session, *, actor: User, library: Library, task_id: str) 
     for f in form.fields:
         if f.choices_from:
             choices[f.name] = CHOICE_PROVIDERS[f.choices_from](session, record.scope)
+        for sub in f.fields:  # a group's rows name their choices by the field's own name
+            if sub.choices_from:
+                choices[sub.name] = CHOICE_PROVIDERS[sub.choices_from](session, record.scope)
     instance = session.get(ProcessInstance, record.instance_id)
     assert instance is not None
     return TaskView(task=record, case=case, form=form, values=values, choices=choices,
@@ -610,18 +613,31 @@ def reassign_case(session: Session, *, actor: User, case_id: int, case_manager_i
             errors["case_manager"] = ["not_reassignable"]
         if errors:
             raise FormInvalid(errors)
-        assert manager is not None and case.instance_id is not None
-        before = case.case_manager_id
-        runtime.set_case_data(session, instance_id=case.instance_id, changes={"case_manager_id": manager.id}, now=now)
-        for task in session.scalars(select(TaskRecord).where(
-                TaskRecord.business_key == str(case.id), TaskRecord.state == TaskState.READY.value,
-                TaskRecord.lane == Role.CASE_MANAGER.value)):
-            task.assignee_id = manager.id
-        case.case_manager_id = manager.id
-        record_event(session, actor_id=actor.id, case_id=case.id, action="case_reassigned", at=now,
-                     details={"before": before, "after": manager.id, "case_manager": manager.full_name,
-                              "case_manager_ar": manager.display_name("ar"), "reason": reason.strip()})
+        assert manager is not None
+        hand_over_case(session, actor=actor, case=case, manager=manager, reason=reason.strip(), now=now)
     return case
+
+
+def hand_over_case(session: Session, *, actor: User, case: Case, manager: User, reason: str,
+                   now: dt.datetime, extra: dict[str, Any] | None = None) -> None:
+    """Give an open case to ``manager``: the case, its ready case-manager tasks and the process data that
+    assigns its later tasks all change together, with a ``case_reassigned`` event (only flushes).
+
+    Every way of moving a case's work (the case page, the inbox's bulk reassignment, the team's bulk
+    reassignment) goes through here, so a case's case-manager tasks always follow its case manager.
+    """
+    assert case.instance_id is not None
+    before = case.case_manager_id
+    runtime.set_case_data(session, instance_id=case.instance_id, changes={"case_manager_id": manager.id}, now=now)
+    for task in session.scalars(select(TaskRecord).where(
+            TaskRecord.business_key == str(case.id), TaskRecord.state == TaskState.READY.value,
+            TaskRecord.lane == Role.CASE_MANAGER.value)):
+        task.assignee_id = manager.id
+    case.case_manager_id = manager.id
+    record_event(session, actor_id=actor.id, case_id=case.id, action="case_reassigned", at=now,
+                 details={"before": before, "after": manager.id, "case_manager": manager.full_name,
+                          "case_manager_ar": manager.display_name("ar"), "reason": reason, **(extra or {})})
+    session.flush()
 
 
 def case_managers(session: Session, *, actor: User) -> list[User]:

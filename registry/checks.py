@@ -10,6 +10,7 @@ from engine.vocabulary import VOCABULARY_FILE, VocabularyInvalid, load_vocabular
 from registry import eligibility, household_waits, registration, rule_checks
 from registry.models import Role
 from registry.notifications import templates
+from registry.supervision import rules as supervision_rules
 
 
 def check_all(library: Library) -> dict[str, list[str]]:
@@ -26,6 +27,12 @@ def check_all(library: Library) -> dict[str, list[str]]:
     for path in sorted(Path(library.rules_dir).glob("*.yaml")):
         if path.name not in (eligibility.MEASURE_FILE, eligibility.PRIORITY_FILE):
             report[str(path)] = yaml_problems(path)
+    supervision = Path(library.rules_dir) / supervision_rules.FILE_NAME
+    if supervision.exists() and not report.get(str(supervision)):
+        try:
+            supervision_rules.load_supervision_rules(library.rules_dir)
+        except supervision_rules.SupervisionRulesInvalid as err:
+            report[str(supervision)] = [str(err)]
     _check_registration_form(library, report)
     _check_lane_roles(library, report)
     notifications = Path(library.processes_dir) / templates.NOTIFICATIONS_FILE

@@ -13,7 +13,7 @@ was read, so a double submit, or two workers sweeping at once, change a task onc
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,12 +174,19 @@ def _respond_by(value: Any, now: dt.datetime) -> tuple[dt.date | None, str | Non
     return day, None
 
 
+def _due_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(23, 59), MINISTRY_TIMEZONE).astimezone(dt.UTC)
+
+
 def start_wait(session: Session, *, actor: User, library: Library | None, task_id: str, reason: str,
-               respond_by: Any, now: dt.datetime) -> TaskRecord:
+               respond_by: Any, now: dt.datetime,
+               before_commit: Callable[[TaskRecord], None] | None = None) -> TaskRecord:
     """Mark a ready staff task as waiting for the household until ``respond_by`` (a day, ministry time).
 
+    The same request again (same reason and date) while its wait holds changes nothing and is no error.
     Raises FormInvalid (no reason, a bad or past date), NotFoundForActor, TaskAlreadyCompleted or
-    WaitRefused; on any of them nothing has changed.
+    WaitRefused; on any of them nothing has changed. ``before_commit`` is called with the task inside
+    the unit of work (an idempotent answer commits with the change).
     """
     reason = " ".join((reason or "").split())
     errors: dict[str, list[str]] = {}
@@ -194,10 +201,14 @@ def start_wait(session: Session, *, actor: User, library: Library | None, task_i
         record = _task_for(session, actor=actor, task_id=task_id)
         if errors:
             raise FormInvalid(errors)
-        if record.waiting_on is not None:
-            raise WaitRefused("already_waiting")
         assert day is not None
-        due = dt.datetime.combine(day, dt.time(23, 59), MINISTRY_TIMEZONE).astimezone(dt.UTC)
+        due = _due_of(day)
+        if record.waiting_on is not None:
+            if record.paused_at is not None and record.wait_reason == reason and record.household_due_at == due:
+                if before_commit is not None:  # a double send: the wait it asks for already holds
+                    before_commit(record)
+                return record
+            raise WaitRefused("already_waiting")
         grace = grace_period(session, library=library, instance_id=record.instance_id)
         changed = session.execute(
             update(TaskRecord).where(TaskRecord.id == record.id, TaskRecord.state == TaskState.READY.value,
@@ -214,6 +225,8 @@ def start_wait(session: Session, *, actor: User, library: Library | None, task_i
         record_event(session, actor_id=actor.id, case_id=case.id, action="household_wait_started", at=now,
                      details={"task": record.spec_id, "title": record.title, "form": record.form_key,
                               "reason": reason, "respond_by": day.isoformat(), "household_told": told})
+        if before_commit is not None:
+            before_commit(record)
     return record
 
 
@@ -239,21 +252,31 @@ def _resume(session: Session, record: TaskRecord, now: dt.datetime, **extra: Any
     return paused
 
 
-def end_wait(session: Session, *, actor: User, task_id: str, now: dt.datetime) -> TaskRecord:
-    """The household responded: the staff clock runs again, its due date later by the time paused."""
+def end_wait(session: Session, *, actor: User, task_id: str, now: dt.datetime, not_waiting_ok: bool = False,
+             before_commit: Callable[[TaskRecord], None] | None = None) -> TaskRecord:
+    """The household responded: the staff clock runs again, its due date later by the time paused.
+
+    A task that is not (or no longer) paused raises WaitRefused("not_waiting"), or with ``not_waiting_ok``
+    is returned as it stands, unchanged (the API's DELETE: a double send is no error).
+    """
     with _unit_of_work(session):
         record = _task_for(session, actor=actor, task_id=task_id)
-        if record.waiting_on is None or record.paused_at is None:
-            raise WaitRefused("not_waiting")
         before = record.due_at
-        paused = _resume(session, record, now)
+        paused = _resume(session, record, now) if record.paused_at is not None else None
         if paused is None:
-            raise WaitRefused("not_waiting")
+            if not not_waiting_ok:
+                raise WaitRefused("not_waiting")
+            session.refresh(record)
+            if before_commit is not None:
+                before_commit(record)
+            return record
         record_event(session, actor_id=actor.id, case_id=int(record.business_key), action="household_responded",
                      at=now, details={"task": record.spec_id, "title": record.title, "form": record.form_key,
                                       "paused_seconds": int(paused.total_seconds()),
                                       "due_before": before.isoformat() if before else None,
                                       "due_after": record.due_at.isoformat() if record.due_at else None})
+        if before_commit is not None:
+            before_commit(record)
     return record
 
 

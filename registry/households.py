@@ -238,6 +238,11 @@ def _eligible(session: Session, directorate_id: int) -> list[_Waiting]:
     return [_Waiting(household_id=h, case_id=c, score_id=s) for h, c, s in rows if h is not None]
 
 
+def waiting_household_ids(session: Session, directorate_id: int) -> set[int]:
+    """The households on the directorate's waiting list, unranked (a campaign's scope, for example)."""
+    return {item.household_id for item in _eligible(session, directorate_id)}
+
+
 def _loaded(session: Session, items: list[_Waiting]) -> tuple[dict[int, Household], dict[int, EligibilityScore]]:
     households = {h.id: h for h in session.scalars(
         select(Household).where(Household.id.in_([w.household_id for w in items])))}

@@ -22,6 +22,7 @@ from engine.errors import FormInvalid, NotFoundForActor
 from engine.forms import normalize_national_id
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
+from registry.cases import hand_over_case
 from registry.errors import NotPermitted, RegistryError
 from registry.household_waits import HOUSEHOLD
 from registry.households import head_names, latest_scores
@@ -145,6 +146,11 @@ def _shown_due() -> Any:
 def _late(now: dt.datetime) -> ColumnElement[bool]:
     """Past the staff due date; time waiting on the household does not count."""
     return and_(TaskRecord.waiting_on.is_(None), TaskRecord.due_at < now)
+
+
+def overdue_condition(now: dt.datetime) -> ColumnElement[bool]:
+    """What "overdue" means everywhere (inbox, team view): ``TaskRecord.is_overdue`` as a query condition."""
+    return and_(TaskRecord.state == TaskState.READY.value, _late(now))
 
 
 def _filters(query: InboxQuery, now: dt.datetime) -> dict[str, ColumnElement[bool]]:
@@ -463,6 +469,21 @@ def reassign_tasks(session: Session, *, actor: User, task_ids: Sequence[str], as
                          at=now, details={"task": task.spec_id, "title": task.title, "form": task.form_key,
                                           "before": before, "after": assignee.id, "assignee": assignee.full_name,
                                           "assignee_ar": assignee.display_name("ar")})
+        _cases_follow(session, actor=actor, tasks=tasks, assignee=assignee, now=now)
         for task in tasks:
             session.refresh(task)
     return tasks
+
+
+def _cases_follow(session: Session, *, actor: User, tasks: Sequence[TaskRecord], assignee: User,
+                  now: dt.datetime) -> None:
+    """A case-manager task given to another case manager takes its case along (the case's manager, its other
+    case-manager tasks and the process data that assigns its later tasks), as the case page and the team's
+    bulk reassignment do; otherwise the case's next task would go back to its former manager."""
+    if assignee.role != Role.CASE_MANAGER.value:
+        return
+    case_ids = sorted({int(t.business_key) for t in tasks if t.lane == Role.CASE_MANAGER.value})
+    for held in session.scalars(select(Case).where(Case.id.in_(case_ids)).order_by(Case.id)):
+        if held.is_open and held.case_manager_id is not None and held.case_manager_id != assignee.id:
+            hand_over_case(session, actor=actor, case=held, manager=assignee, now=now, reason="",
+                           extra={"via": "inbox"})

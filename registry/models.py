@@ -20,6 +20,8 @@ class Role(enum.StrEnum):
     COMPLAINTS_UNIT = "complaints_unit"
     #: The household itself, in the portal (a lane of its own; no staff user holds it).
     CITIZEN = "citizen"
+    #: Staff of a partner organisation: only the referrals sent to their organisation.
+    PARTNER = "partner"
     ANALYST = "analyst"
     ADMIN = "admin"
 
@@ -49,6 +51,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Set by registry.administration; None for accounts made before it kept them.
+    created_at: Mapped[dt.datetime | None]
+    deactivated_at: Mapped[dt.datetime | None]
+    #: A password an administrator set or generated: the user chooses their own at the next login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: For the ``partner`` role: the organisation whose referrals the user works on (registry.referrals).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner_organisations.id"))
 
     directorate: Mapped[Directorate | None] = relationship(lazy="joined")
 
@@ -123,6 +132,12 @@ class Household(Base):
     sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The old system's household number, for a household imported from its export (registry.legacy_import).
+    legacy_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    #: The assistance programme the household is enrolled in, and its standing there: a household is a
+    #: beneficiary when ``programme_status`` is ``active`` (values: data/legacy_export.yaml).
+    programme: Mapped[str | None] = mapped_column(String(40))
+    programme_status: Mapped[str | None] = mapped_column(String(20), index=True)
 
     members: Mapped[list[Person]] = relationship(
         back_populates="household", order_by="Person.position", lazy="selectin",
@@ -306,7 +321,9 @@ class AuditEvent(Base):
     """Who did what, when, with before/after; written in the same transaction, never changed."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_case_history", "case_id", "at", "id"),)
+    __table_args__ = (Index("ix_audit_events_case_history", "case_id", "at", "id"),
+                      # the administration home lists its own actions, newest first
+                      Index("ix_audit_events_action_at", "action", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -310,16 +310,15 @@ def check_no_duplicate_registration(session: Session, values: dict[str, Any],
                                     context: OperationContext) -> dict[str, list[str]]:
     """Refuse a silent duplicate: a person already in another active household, or a second open case."""
     errors: dict[str, list[str]] = {}
+    visit_household = _visit_household(session, context.business_key)
+    if visit_household is not None:  # a campaign visit updates a registered household with this form
+        return _members_elsewhere(session, values, visit_household, context.scope.removeprefix("visits:"))
     case = session.get(Case, int(context.business_key))
     own_household = case.household_id if case else None
     if own_household is None:
         own_household = returning_household(session, head_national_id=values.get("head_national_id"),
                                             case_id=int(context.business_key))
-    for index, member in enumerate(values.get(MEMBERS) or []):
-        other = session.scalar(select(Person).where(Person.national_id == member.get("national_id"), Person.active))
-        if other is not None and other.household_id != own_household:
-            errors.setdefault(f"members.{index}.national_id", []).append(
-                "already_registered:" + _where_registered(session, other.household_id, context.scope))
+    errors.update(_members_elsewhere(session, values, own_household, context.scope))
     applicant = values.get("head_national_id")
     if applicant:
         # Any other open case counts, also one still at registration (no household yet): the database
@@ -330,6 +329,31 @@ def check_no_duplicate_registration(session: Session, values: dict[str, Any],
         if open_case is not None:
             where = open_case.reference if open_case.directorate.code == context.scope else "another directorate"
             errors.setdefault("head_national_id", []).append(f"open_case_exists:{where}")
+    return errors
+
+
+def _visit_household(session: Session, business_key: str) -> int | None:
+    """The household a campaign visit's form is about (its key is ``visit:<id>``); None for a case."""
+    from registry.campaigns.operations import visit_id_of
+
+    visit_id = visit_id_of(business_key)
+    if visit_id is None:
+        return None
+    from registry.campaigns.models import Visit
+
+    visit = session.get(Visit, visit_id)
+    return visit.household_id if visit is not None else None
+
+
+def _members_elsewhere(session: Session, values: dict[str, Any], own_household: int | None,
+                       scope: str) -> dict[str, list[str]]:
+    """Members already in another active household."""
+    errors: dict[str, list[str]] = {}
+    for index, member in enumerate(values.get(MEMBERS) or []):
+        other = session.scalar(select(Person).where(Person.national_id == member.get("national_id"), Person.active))
+        if other is not None and other.household_id != own_household:
+            errors.setdefault(f"members.{index}.national_id", []).append(
+                "already_registered:" + _where_registered(session, other.household_id, scope))
     return errors
 
 
@@ -362,6 +386,8 @@ def prefill_differences(prefill: dict[str, Any], values: dict[str, Any]) -> list
 def check_prefill_corrections(session: Session, values: dict[str, Any],
                               context: OperationContext) -> dict[str, list[str]]:
     """Changing what another ministry holds needs a reason, which the history keeps."""
+    if not context.business_key.isdigit():  # a campaign visit: nothing was pre-filled by another ministry
+        return {}
     case = session.get(Case, int(context.business_key))
     if case is None or not case.prefill or (values.get("correction_reason") or "").strip():
         return {}
@@ -393,3 +419,9 @@ def register_all() -> None:
     from registry.notifications.operations import check_notify, notify
 
     register_operation("notify", notify, check=check_notify)
+    from registry.campaigns.operations import register as register_visit_operations
+
+    register_visit_operations()
+    from registry.referrals.operations import register as register_referral_operations
+
+    register_referral_operations()

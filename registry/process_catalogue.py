@@ -1,4 +1,4 @@
-"""The processes as analysts and administrators see them: deploy, list versions, what runs where.
+"""The processes as analysts see them: deploy, list versions, what runs where.
 
 Deploying is audited and goes through every check the command line runs (registry.checks.check_all),
 whether the files come from disk, from the browser's editors or from an upload.
@@ -25,13 +25,14 @@ from registry.errors import NotPermitted
 from registry.models import Role, User
 
 #: The processes the catalogue shows, in order (the first is the one every case starts on).
-PROCESSES = ("case_management", "complaints")
-EDITORS = (Role.ANALYST.value, Role.ADMIN.value)
+PROCESSES = ("case_management", "complaints", "update_visit", "referral")
+#: Process analysts own the process files; administrators manage people (registry.administration), not processes.
+EDITORS = (Role.ANALYST.value,)
 
 
 def _may_edit(actor: User | None) -> None:
     if actor is not None and actor.role not in EDITORS:
-        raise NotPermitted("only process analysts and administrators change processes")
+        raise NotPermitted("only process analysts change processes")
 
 
 def _differences(before: ProcessVersion | None, after: ProcessVersion) -> dict[str, Any]:

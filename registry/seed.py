@@ -48,6 +48,8 @@ DEMO_LOGINS = [
     ("casemanager2", "case manager, Hebron"),
     ("complaints1", "complaints handler, Ramallah and al-Bireh"),
     ("complaintsunit", "ministry complaints unit"),
+    ("partner_moh", "partner: Ministry of Health (referrals)"),
+    ("partner_ngo", "partner: women's empowerment NGO (referrals)"),
     ("analyst", "process analyst"),
     ("admin", "administrator"),
 ]
@@ -144,6 +146,9 @@ def seed_demo(session: Session, *, library: Library, progress: Callable[[str], N
     """Reference data, demo users, and a few demo households at different stages (idempotent)."""
     seed_reference(session)
     seed_users(session)
+    from registry.referrals.seed import seed_partners
+
+    seed_partners(session)
     seed_citizen(session, now=utcnow())
     session.commit()
     progress("directorates, demo users and the demo citizen: ready")
@@ -221,7 +226,8 @@ def _walk(session: Session, *, library: Library, case: Case, reception: str, sta
                 {"description": "Monthly cash assistance", "area": "cash", "provider_type": "ministry",
                  "provider_name": "Cash Transfer Programme", "due_date": end.isoformat()},
                 {"description": "Referral for treatment", "area": "health", "provider_type": "partner",
-                 "provider_name": "Ministry of Health clinic", "due_date": end.isoformat()},
+                 "provider_name": "Ministry of Health clinic", "partner": "MOH",
+                 "note": "The mother prefers morning visits.", "due_date": end.isoformat()},
             ],
             "plan_start_date": now.date().isoformat(), "plan_end_date": end.isoformat(), "household_agreed": True})
         advance(session, library=library, case_id=case.id, username=f"supervisor{suffix}", now=now,

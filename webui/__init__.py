@@ -60,6 +60,7 @@ def init_app(app: Flask) -> None:
         complaints,
         drafts,
         explanations,
+        field,
         health,
         household_waits,
         households,
@@ -71,6 +72,7 @@ def init_app(app: Flask) -> None:
         requests,
         security,
         tasks,
+        timer_incidents,
     )
     from webui.errors import register_error_handlers
     from webui.rendering import register_template_helpers
@@ -93,13 +95,36 @@ def init_app(app: Flask) -> None:
         return user if user is not None and user.get_id() == user_id else None
 
     app.register_blueprint(household_waits.bp)
+    app.register_blueprint(timer_incidents.bp)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, drafts.bp, cases.bp, records.bp, households.bp, processes.bp,
                       outbox.bp):
         app.register_blueprint(blueprint)
     portal.init_app(app)
+    from webui import admin
+
+    admin.init_app(app)
     complaints.init_app(app)
+    from webui import referrals
+
+    referrals.init_app(app)
+    from webui.campaigns import allocation as campaign_allocation
+    from webui.campaigns import pages as campaign_pages
+
+    app.register_blueprint(campaign_pages.bp)
+
+    app.register_blueprint(campaign_allocation.bp)
+    from webui.campaigns import progress as campaign_progress
+
+    app.register_blueprint(campaign_progress.bp)
+    from webui.supervision import pages as supervision_pages
+
+    app.register_blueprint(supervision_pages.bp)
+    from webui.reports import pages as report_pages
+
+    app.register_blueprint(report_pages.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    app.register_blueprint(field.bp)
     app.register_blueprint(health.bp)
     security.init_app(app)
     register_error_handlers(app)

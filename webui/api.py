@@ -13,11 +13,12 @@ from marshmallow import Schema, ValidationError
 from engine.errors import FormInvalid, NotFoundForActor, StaleState, TaskAlreadyCompleted, TaskNotClaimable
 from engine.forms import FieldDef
 from registry import auth as auth_service
-from registry import cases, idempotency, inbox, scores
+from registry import cases, household_waits, idempotency, inbox, scores
 from registry.errors import Conflict, DuplicateApplicant, InvalidCredentials, NotPermitted
 from registry.models import Case, User
 from webui import schemas
 from webui.db import db_session, document_storage, library, ministry_sources, now
+from webui.household_waits import refusal_message
 from webui.inbox import inbox_query
 from webui.messages import translate_errors
 from webui.openapi import openapi_document
@@ -119,7 +120,8 @@ def _once(body: Any, work: Callable[[_Answer], object]) -> Any:
     answer = _Answer(request_key)
     try:
         work(answer)
-    except (Conflict, DuplicateApplicant, TaskAlreadyCompleted, TaskNotClaimable, StaleState):
+    except (Conflict, DuplicateApplicant, TaskAlreadyCompleted, TaskNotClaimable, StaleState,
+            household_waits.WaitRefused):
         # A twin request under the same key may have committed while this one waited: answer as it did.
         stored = idempotency.stored_answer(db_session(), request=request_key, now=now()) if request_key else None
         if stored is None:
@@ -149,6 +151,9 @@ def token() -> Any:
                                          demo_mode=current_app.config["DEMO_MODE"])
     except InvalidCredentials:
         return jsonify({"error": _("Wrong username or password.")}), 401
+    if user.must_change_password:  # an administrator knows this password: its owner replaces it in the browser first
+        return jsonify({"error": _("Choose your own password in the browser first, then ask for a token."),
+                        "code": "password_change_required"}), 403
     value, expires = auth_service.issue_token(db_session(), user=user, now=now())
     return jsonify({"token": value, "token_type": "Bearer", "expires_at": expires.isoformat()})
 
@@ -218,6 +223,31 @@ def complete(task_id: str) -> Any:
         db_session(), actor=_actor(), library=library(), task_id=task_id, data=body["data"], now=now(),
         expected_version=body.get("version"), storage=document_storage(),
         before_commit=lambda completion: answer(200, schemas.completion(completion))))
+
+
+@bp.route("/tasks/<task_id>/household-wait", methods=["POST"])
+@token_required
+def start_household_wait(task_id: str) -> Any:
+    """The task waits on the household; the same request again changes nothing and answers the same."""
+    body = _load(schemas.HouseholdWaitRequest())
+    return _once(body, lambda answer: household_waits.start_wait(
+        db_session(), actor=_actor(), library=library(), task_id=task_id, reason=body["reason"],
+        respond_by=body["respond_by"], now=now(), before_commit=lambda record: answer(200, schemas.task(record))))
+
+
+@bp.route("/tasks/<task_id>/household-wait", methods=["DELETE"])
+@bp.route("/tasks/<task_id>/household-wait/end", methods=["POST"])
+@token_required
+def end_household_wait(task_id: str) -> Any:
+    """The household responded; a task no longer paused is answered as it stands (a double send)."""
+    return _once(None, lambda answer: household_waits.end_wait(
+        db_session(), actor=_actor(), task_id=task_id, now=now(), not_waiting_ok=True,
+        before_commit=lambda record: answer(200, schemas.task(record))))
+
+
+@bp.errorhandler(household_waits.WaitRefused)
+def _wait_refused(error: household_waits.WaitRefused) -> Any:
+    return jsonify({"error": refusal_message(error), "type": "WaitRefused", "code": error.reason}), 409
 
 
 @bp.route("/cases", methods=["POST"])

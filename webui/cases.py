@@ -12,9 +12,11 @@ from flask_login import current_user, login_required
 
 from engine.errors import FormInvalid
 from engine.forms import national_id_is_valid, normalize_national_id
-from registry import cases, documents, explanations, notes, process_catalogue, records, scores
+from registry import cases, documents, explanations, notes, process_catalogue, records, scores, timer_incidents
+from registry.complaints import services as complaints
 from registry.errors import DuplicateApplicant
 from registry.operations import local_date
+from registry.supervision import services as supervision
 from webui import letters
 from webui.db import db_session, document_storage, library, ministry_sources, now
 from webui.errors import describe
@@ -42,13 +44,20 @@ def show(case_id: int) -> Any:
     managers = cases.case_managers(db_session(), actor=current_user) if current_user.role == "supervisor" else []
     diagram = process_catalogue.case_diagram(db_session(), actor=current_user, case_id=case_id)
     case_notes = notes.case_notes(db_session(), actor=current_user, case_id=case_id)
+    supervision_notes = supervision.case_supervision_notes(db_session(), actor=current_user, case_id=case_id)
     tab = request.args.get("tab", "")
     if tab not in CASE_TABS or (tab == "diagram" and diagram is None):
         tab = CASE_TABS[0]
+    # The history's complaints the reader may open link to their page.
+    complaint_links = complaints.visible_complaints(db_session(), actor=current_user, references=[
+        e.details.get("reference") for e in view.history if e.action == "complaint_filed" and e.details])
     return render_template("cases/case.html", view=view, managers=managers, diagram=diagram, notes=case_notes,
-                           tab=tab, case_tabs=CASE_TABS, note_token=secrets.token_urlsafe(24),
-                           note_max_chars=notes.MAX_NOTE_CHARS,
-                           recorded=records.recorded_tasks(db_session(), actor=current_user, case_id=case_id))
+                           supervision_notes=supervision_notes,
+                           complaint_links=complaint_links, tab=tab, case_tabs=CASE_TABS,
+                           note_token=secrets.token_urlsafe(24), note_max_chars=notes.MAX_NOTE_CHARS,
+                           recorded=records.recorded_tasks(db_session(), actor=current_user, case_id=case_id),
+                           failing_timers=timer_incidents.failing_timers(db_session(), actor=current_user,
+                                                                         case_id=case_id))
 
 
 #: The case page's sections, one shown at a time (``?tab=``; app.js switches without reloading).

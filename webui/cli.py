@@ -202,8 +202,8 @@ _CANNOT_MOVE = {
 @click.option("--from", "from_version", type=int, default=None, help="Move every running case of this version.")
 @click.option("--case", "case_ids", type=int, multiple=True, help="A case id to move (repeat for several).")
 @click.option("--dry-run", is_flag=True, help="Only say which cases would move and why the others cannot.")
-@click.option("--user", "username", default="admin", show_default=True,
-              help="The analyst or administrator the moves are recorded under.")
+@click.option("--user", "username", default="analyst", show_default=True,
+              help="The process analyst the moves are recorded under.")
 def processes_migrate(to_version: int, from_version: int | None, case_ids: tuple[int, ...], dry_run: bool,
                       username: str) -> None:
     """Move running cases to a newer version: the chosen cases (all or none), or every case of a version that can.
@@ -314,6 +314,57 @@ def recompute_command(score_ids: tuple[int, ...], every: bool) -> None:
         click.echo(f"score {score_id}: no such score")
     click.echo(f"{confirmed} score(s) confirmed, {unconfirmed + len(missing)} not confirmed")
     sys.exit(1 if unconfirmed or missing else 0)
+
+
+@registry_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the whole file and report; change nothing.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the rejected rows (row, household, reason) to this CSV file.")
+@click.option("--by", "username", default=None, help="The staff user the import is recorded as done by.")
+def import_command(file: Path, dry_run: bool, report_path: Path | None, username: str | None) -> None:
+    """Import the old system's export of beneficiaries (CSV or XLSX; columns in data/legacy_export.yaml)."""
+    import csv
+    import time
+
+    from sqlalchemy import select
+
+    from registry.legacy_import.reader import ExportUnreadable
+    from registry.legacy_import.services import import_export
+    from registry.models import User
+
+    session = db_session()
+    actor = session.scalar(select(User).where(User.username == username)) if username else None
+    if username and actor is None:
+        raise click.BadParameter(f"no staff user {username!r}", param_hint="--by")
+    started = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-6)
+        unit = "rows" if stage == "reading" else "households"
+        of = f"/{total}" if total else ""
+        click.echo(f"{stage}: {done}{of} {unit} ({rate:,.0f} {unit}/s)", err=True)
+
+    try:
+        result = import_export(session, path=file, now=now(), actor=actor, dry_run=dry_run, progress=progress)
+    except ExportUnreadable as error:
+        raise click.ClickException(f"{file.name}: {error}; nothing was imported") from error
+    for rejection in result.rejections:
+        click.echo(f"row {rejection.row}: {rejection.reason}")
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{'Dry run: nothing was changed. ' if dry_run else ''}{result.rows} rows, "
+               f"{result.households_in_file} households in {file.name}")
+    click.echo(f"  {verb}: {result.households_imported} households, {result.people_imported} people")
+    click.echo(f"  already imported (skipped): {result.households_already_imported} households")
+    click.echo(f"  rejected: {result.households_rejected} households, {len(result.rejections)} rows")
+    if result.batch_id is not None:
+        click.echo(f"  import batch {result.batch_id}, {result.seconds:.1f} s")
+    if report_path is not None:
+        with open(report_path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "household", "reason"])
+            writer.writerows([r.row, r.household or "", r.reason] for r in result.rejections)
+        click.echo(f"  rejected rows written to {report_path}")
 
 
 def _found_scores(session: Session, score_ids: tuple[int, ...]) -> list[int]:

@@ -17,7 +17,7 @@ from webui.messages import translate_errors
 bp = Blueprint("household_waits", __name__, url_prefix="/tasks")
 
 
-def _refusal(error: household_waits.WaitRefused) -> str:
+def refusal_message(error: household_waits.WaitRefused) -> str:
     return {
         "household_task": _("This task is the household's own, in the portal: staff cannot pause it."),
         "already_waiting": _("This task is already waiting on the household; nothing was changed."),
@@ -39,7 +39,7 @@ def _act(task_id: str, action: Any, done: str) -> Any:
         flash(_("The task was not paused: %(reason)s", reason=" ".join(
             m for messages in translate_errors(err.errors).values() for m in messages)), "error")
     except household_waits.WaitRefused as err:
-        flash(_refusal(err), "error")
+        flash(refusal_message(err), "error")
     except TaskAlreadyCompleted as err:
         flash(describe(err)[1], "error")
     else:

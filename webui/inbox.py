@@ -12,7 +12,10 @@ from marshmallow import ValidationError
 
 from engine.errors import FormInvalid
 from registry import inbox as inbox_service
+from registry.campaigns.allocation import todays_visits
 from registry.complaints import services as complaint_services
+from registry.operations import local_date
+from registry.referrals import services as referral_services
 from webui import current_language, schemas
 from webui.db import db_session, now
 from webui.messages import field_error
@@ -63,7 +66,9 @@ def index() -> Any:
         saved=inbox_service.saved_filters(session, actor=current_user), filter_string=_filter_string(),
         may_see_team=inbox_service.may_see_team(current_user), staff=staff,
         staff_names={person.id: person.display_name(current_language()) for person in staff},
-        complaint_tasks=complaint_services.inbox_tasks(session, actor=current_user))
+        complaint_tasks=complaint_services.inbox_tasks(session, actor=current_user),
+        referral_tasks=referral_services.inbox_tasks(session, actor=current_user),
+        visits_today=todays_visits(session, actor=current_user, day=local_date(now())))
 
 
 @bp.route("/inbox/filters", methods=["POST"])

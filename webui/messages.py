@@ -34,6 +34,8 @@ FIELD_ERRORS = {
     "too_few_items": _l("Add at least one row."),
     "too_many_items": _l("This list has more rows than allowed."),
     "not_reassignable": _l("Only an open case that has a case manager can be reassigned."),
+    "ends_before_start": _l("The end date must not be before the start date."),
+    "not_your_directorate": _l("Choose your own directorate only."),
     "invalid": _l("This value is not valid."),
     "invalid_type": _l("The submission is not in the expected format."),
     "unknown_field": _l("This field is not part of the request."),

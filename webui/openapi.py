@@ -14,7 +14,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
-from webui import schemas
+from webui import field, schemas
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _JSON = "application/json"
@@ -51,6 +51,8 @@ _SCORE_ID = {"name": "score_id", "in": "path", "required": True,
              "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
 _CASE_ID = {"name": "case_id", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+_VISIT_ID = {"name": "visit_id", "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
 
 
 def _responses(*, ok: dict[str, Any], ok_status: str = "200", secured: bool = True, body: bool = False,
@@ -133,6 +135,40 @@ def _paths() -> dict[str, dict[str, Any]]:
                 body=True, not_found=True,
                 conflict="already completed, claimed by someone else, or the case changed since `version`"),
         }},
+        "/tasks/{task_id}/household-wait": {
+            "post": {
+                "operationId": "startHouseholdWait", "security": secured,
+                "summary": "Pause a staff task while the household does something, until a date",
+                "description": "The staff due date stands still and the household is told by message. The same "
+                               "request again (same reason and date) while that wait holds changes nothing and "
+                               "answers 200; a different one is refused with 409 already_waiting.",
+                "parameters": [_TASK_ID, _IDEMPOTENCY_KEY], "requestBody": _body(schemas.HouseholdWaitRequest),
+                "responses": _responses(
+                    ok=_ok(schemas.TaskSchema, "the task, waiting on the household", replayable=True),
+                    body=True, not_found=True,
+                    conflict="already completed, already waiting on the household for something else "
+                             "(code already_waiting), or the household's own task (code household_task)"),
+            },
+            "delete": {
+                "operationId": "endHouseholdWait", "security": secured,
+                "summary": "The household responded: the staff due date runs again, later by the time paused",
+                "description": "A task that is not (or no longer) paused is answered as it stands, unchanged, "
+                               "so a double send is no error. POST /tasks/{task_id}/household-wait/end does "
+                               "the same.",
+                "parameters": [_TASK_ID, _IDEMPOTENCY_KEY],
+                "responses": _responses(
+                    ok=_ok(schemas.TaskSchema, "the task, no longer waiting", replayable=True), body=True,
+                    not_found=True, conflict="already completed, or the household's own task (code household_task)"),
+            },
+        },
+        "/tasks/{task_id}/household-wait/end": {"post": {
+            "operationId": "endHouseholdWaitPost", "security": secured,
+            "summary": "The same as DELETE /tasks/{task_id}/household-wait, for clients that cannot send DELETE",
+            "parameters": [_TASK_ID, _IDEMPOTENCY_KEY],
+            "responses": _responses(
+                ok=_ok(schemas.TaskSchema, "the task, no longer waiting", replayable=True), body=True,
+                not_found=True, conflict="already completed, or the household's own task (code household_task)"),
+        }},
         "/cases": {"post": {
             "operationId": "createCase", "security": secured,
             "summary": "Reception opens a registration; its form is then the caller's first task",
@@ -148,6 +184,30 @@ def _paths() -> dict[str, dict[str, Any]]:
             "parameters": [_CASE_ID, {"in": "query", "schema": schemas.HistoryQuery}],
             "responses": _responses(ok=_ok(schemas.CaseSchema, "the case"), not_found=True,
                                     extra={"422": _error("an invalid query parameter")}),
+        }},
+        "/visits/today": {"get": {
+            "operationId": "todaysVisits", "security": secured,
+            "summary": "The case manager's campaign visits for today (days=2: and tomorrow), to work offline",
+            "description": "Each visit with its household's current data, its base_version, and the form "
+                           "definitions it is filled in with (labels in Arabic and English). Also answered to the "
+                           "browser's staff session (the field app under /field/).",
+            "parameters": [{"name": "days", "in": "query", "required": False,
+                            "schema": {"type": "integer", "enum": [1, 2]}}],
+            "responses": _responses(ok=_ok(field.VisitDaySchema, "the day's visits and their forms"),
+                                    extra={"422": _error("an invalid query parameter")}),
+        }},
+        "/visits/{visit_id}/submission": {"post": {
+            "operationId": "submitVisit", "security": secured,
+            "summary": "Send a visit completed offline; kept whatever happens, applied unless the visit changed",
+            "description": "With the staff session (the field app) a CSRF token is needed: X-CSRFToken from "
+                           "GET /field/token.",
+            "parameters": [_VISIT_ID, {**_IDEMPOTENCY_KEY, "required": True}],
+            "requestBody": _body(field.SubmissionRequest),
+            "responses": _responses(
+                ok=_ok(field.SubmissionAnswerSchema, "the visit was completed with the values", replayable=True),
+                body=True, not_found=True,
+                conflict="the visit or its household changed since base_version (reassigned, already done, "
+                         "updated, migrated): the values are kept for the case manager and the supervisor"),
         }},
         "/scores/{score_id}/recompute": {"get": {
             "operationId": "recomputeScore", "security": secured,
@@ -176,9 +236,11 @@ def openapi_document() -> dict[str, Any]:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("FileUpload", schemas.FILE_UPLOAD)
     for schema in (schemas.ErrorSchema, schemas.TokenRequest, schemas.CompleteRequest, schemas.CreateCaseRequest,
+                   schemas.HouseholdWaitRequest,
                    schemas.TokenSchema, schemas.OkSchema, schemas.TaskSchema, schemas.TaskListSchema,
                    schemas.TaskDetailSchema, schemas.CompletionSchema, schemas.CreatedCaseSchema,
-                   schemas.CaseSchema, schemas.CategoryReasonSchema, schemas.RecomputationSchema):
+                   schemas.CaseSchema, schemas.CategoryReasonSchema, schemas.RecomputationSchema,
+                   field.SubmissionRequest, field.VisitDaySchema, field.SubmissionAnswerSchema):
         spec.components.schema(schema.__name__.removesuffix("Schema"), schema=schema)
     for path, operations in _paths().items():
         spec.path(path=path, operations=operations)

@@ -1,4 +1,4 @@
-"""For process analysts and administrators: the process catalogue, its versions, the editors, deploying."""
+"""For process analysts: the process catalogue, its versions, the editors, deploying."""
 
 from __future__ import annotations
 

@@ -132,6 +132,14 @@ class CreateCaseRequest(StrictSchema):
         return data
 
 
+class HouseholdWaitRequest(StrictSchema):
+    reason = JsonString(required=True, metadata={
+        "maxLength": 500, "description": "what the household has to do (told to the household by message)"})
+    respond_by = JsonString(required=True, metadata={
+        "format": "date", "description": "the day the household should respond by (yyyy-mm-dd, ministry time): "
+                                         "from today, at most a year ahead"})
+
+
 class QueryInteger(fields.Integer):
     """An integer in a query string, where every value arrives as text."""
 
@@ -207,6 +215,8 @@ class ErrorSchema(Schema):
                          metadata={"description": "translated messages per field"})
     codes = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                         metadata={"description": "error codes per field"})
+    code = fields.String(metadata={"description": "why a request about the task's state was refused, e.g. "
+                                                  "already_waiting, household_task"})
 
 
 class TokenSchema(Schema):
@@ -231,6 +241,20 @@ class TaskSchema(Schema):
     state = fields.String(required=True)
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.Integer(attribute="completed_by_id", allow_none=True)
+    waiting_on = fields.String(allow_none=True, metadata={
+        "enum": ["household", None], "description": "who the task waits on: household while staff cannot go on "
+        "(its staff due date stands still meanwhile); null when it waits on nobody"})
+    wait_reason = fields.String(allow_none=True, metadata={"description": "what the household has to do"})
+    household_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "the date the household should respond by (end of that day, ministry time)"})
+    paused_at = fields.DateTime(allow_none=True, metadata={
+        "description": "since when staff paused the task for the household; null when no pause runs"})
+    paused_seconds = fields.Integer(required=True, metadata={
+        "description": "time paused in ended waits, in seconds: the staff due date moved later by this much"})
+    household_missed = fields.Function(lambda t: t.household_missed_at is not None, required=True, metadata={
+        "type": "boolean", "description": "the household missed its date and the wait ended: the supervisor "
+                                          "should look at the task"})
+    household_missed_at = fields.DateTime(allow_none=True)
 
 
 class TaskListSchema(Schema):

@@ -86,6 +86,8 @@ class ApplicationStatus:
     history: tuple[HistoryLine, ...]
     #: The eligibility result and its letter, once the household has been scored (None before).
     letter: DecisionLetter | None
+    #: The directorate's decision in the household's words ("" while none is made): the letter is offered then.
+    decision: str = ""
 
     @property
     def open(self) -> bool:
@@ -175,6 +177,21 @@ def history(session: Session, vocabulary: Vocabulary, case: Case, lang: str) -> 
     return tuple(reversed(lines))
 
 
+def decision(session: Session, vocabulary: Vocabulary, case: Case, lang: str) -> str:
+    """The latest decision on the case in the household's words, or "" before one is made.
+
+    A decision is a recorded action the vocabulary's ``household_decisions`` names (the supervisor's approval or
+    rejection), so which steps decide stays with the analyst's process files.
+    """
+    actions = vocabulary.keys("household_decisions")
+    if not actions:
+        return ""
+    latest = session.scalars(select(AuditEvent.action).where(AuditEvent.case_id == case.id,
+                                                             AuditEvent.action.in_(actions))
+                             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1)).first()
+    return _words(vocabulary, "household_decisions", latest, lang)
+
+
 def applications(session: Session, *, citizen: Citizen, library: Library, lang: str) -> list[ApplicationSummary]:
     """The citizen's household's applications, newest first."""
     cases = cases_for_citizen(session, citizen)[:APPLICATIONS_SHOWN]
@@ -199,14 +216,16 @@ def application_status(session: Session, *, citizen: Citizen, reference: str, li
         next_steps=next_steps(vocabulary, _ready(session, [case.id]), lang, _latest_request(session, case))
         if case.status == CaseStatus.OPEN.value else (),
         history=history(session, vocabulary, case, lang),
-        letter=letter if letter.explanation is not None else None)
+        letter=letter if letter.explanation is not None else None,
+        decision=decision(session, vocabulary, case, lang))
 
 
-def application_letter(session: Session, *, citizen: Citizen, reference: str, lang: str, now: dt.datetime,
-                       measure: eligibility.Measure | None = None) -> DecisionLetter:
-    """The decision letter of one of the citizen's applications; NotFoundForActor before the household is scored."""
+def application_letter(session: Session, *, citizen: Citizen, reference: str, library: Library, lang: str,
+                       now: dt.datetime, measure: eligibility.Measure | None = None) -> DecisionLetter:
+    """The decision letter of one of the citizen's applications; NotFoundForActor before the decision is made."""
     case = case_for_citizen(session, citizen, reference)
+    vocabulary = current_vocabulary(session, library, CASE_PROCESS)
     letter = letter_of_case(session, case=case, lang=lang, today=local_date(now), measure=measure)
-    if letter.explanation is None:
+    if letter.explanation is None or not decision(session, vocabulary, case, lang):
         raise NotFoundForActor(reference)
     return letter

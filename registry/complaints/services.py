@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -360,6 +360,15 @@ def _complaint_for_staff(session: Session, actor: User, reference: str) -> Compl
     if complaint is None or not may_see(actor, complaint):
         raise NotFoundForActor("complaint")
     return complaint
+
+
+def visible_complaints(session: Session, *, actor: User, references: Iterable[str | None]) -> set[str]:
+    """Those of ``references`` (a case history's complaints) that the actor may open: a link to each of them."""
+    wanted = {normalize_reference(r) for r in references if r}
+    if not wanted or not may_use_complaints(actor):
+        return set()
+    found = session.scalars(select(Complaint).where(Complaint.reference.in_(wanted)))
+    return {complaint.reference for complaint in found if may_see(actor, complaint)}
 
 
 def staff_view(session: Session, *, actor: User, reference: str) -> StaffView:

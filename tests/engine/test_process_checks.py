@@ -300,8 +300,8 @@ def test_two_elements_with_the_same_id_are_reported(workspace: Library) -> None:
 
 
 def test_a_task_with_two_outgoing_flows_is_refused_naming_the_task(workspace: Library) -> None:
-    edit(workspace, '<bpmn:sequenceFlow id="f_rejected" sourceRef="close_rejected" targetRef="end_rejected" />',
-         '<bpmn:sequenceFlow id="f_rejected" sourceRef="close_rejected" targetRef="end_rejected" />'
+    edit(workspace, '<bpmn:sequenceFlow id="f_rejected" sourceRef="close_rejected" targetRef="tell_rejected" />',
+         '<bpmn:sequenceFlow id="f_rejected" sourceRef="close_rejected" targetRef="tell_rejected" />'
          '<bpmn:sequenceFlow id="f_rejected_too" sourceRef="close_rejected" targetRef="end_rejected" />')
     edit(workspace, "</bpmndi:BPMNPlane>",
          '<bpmndi:BPMNEdge id="f_rejected_too_di" bpmnElement="f_rejected_too"><di:waypoint x="1490" y="390" />'
@@ -313,7 +313,8 @@ def test_a_task_with_two_outgoing_flows_is_refused_naming_the_task(workspace: Li
 
 
 @pytest.mark.parametrize(("old", "new", "named"), [
-    ('targetRef="end_rejected" />', 'targetRef="end_nowhere" />', "f_rejected: sequence flow leads to 'end_nowhere'"),
+    ('targetRef="end_rejected" />', 'targetRef="end_nowhere" />',
+     "f_rejection_told: sequence flow leads to 'end_nowhere'"),
     ('<bpmndi:BPMNShape id="review_plan_di" bpmnElement="review_plan">',
      '<bpmndi:BPMNShape id="review_plan_di" bpmnElement="review_plam">',
      'review_plan ("Review the assistance plan"): no shape in the diagram layout'),

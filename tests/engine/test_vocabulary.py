@@ -28,7 +28,7 @@ def test_the_shipped_vocabulary_names_every_stage_in_both_languages() -> None:
     assert words.label("stage", "planning", "en") == "Assistance planning"
     assert words.label("action", "case_migrated", "en") == "Moved to a newer process version"
     assert words.lane_roles == {"reception", "supervisor", "case_manager", "citizen", "complaints_handler",
-                                "complaints_unit"}
+                                "complaints_unit", "partner"}
     assert [f.name for f in words.case_fields] == ["plan_end_date", "documents_deadline_missed"]
 
 

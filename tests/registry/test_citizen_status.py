@@ -214,8 +214,8 @@ def test_another_households_application_does_not_exist_for_the_citizen(
         assert [a.reference for a in status.applications(session, citizen=citizen, library=_library(),
                                                          lang="en")] == [mine.reference]
         with pytest.raises(NotFoundForActor):
-            status.application_letter(session, citizen=citizen, reference=theirs.reference, lang="en",
-                                      now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
+            status.application_letter(session, citizen=citizen, reference=theirs.reference, library=_library(),
+                                      lang="en", now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
 
 
 def _library() -> Any:

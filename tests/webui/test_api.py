@@ -69,8 +69,11 @@ def test_the_openapi_document_lists_every_endpoint(client: FlaskClient) -> None:
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {"/auth/token", "/auth/logout", "/tasks", "/tasks/{task_id}",
                                       "/tasks/{task_id}/claim",
-                                      "/tasks/{task_id}/release", "/tasks/{task_id}/complete", "/cases",
-                                      "/cases/{case_id}", "/scores/{score_id}/recompute"}
+                                      "/tasks/{task_id}/release", "/tasks/{task_id}/complete",
+                                      "/tasks/{task_id}/household-wait", "/tasks/{task_id}/household-wait/end",
+                                      "/cases",
+                                      "/cases/{case_id}", "/scores/{score_id}/recompute",
+                                      "/visits/today", "/visits/{visit_id}/submission"}
 
 
 def test_a_revoked_token_stops_working(api: Callable[[str], Api]) -> None:

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from registry import auth as auth_service
+from registry.administration.accounts import deactivate_user
 from registry.models import StaffSession, User
 from tests.conftest import Api, Clock
 from webui.db import db_session
@@ -79,7 +80,8 @@ def test_deactivation_ends_every_session_and_token(login_as: Callable[..., Flask
         user = session.scalar(select(User).where(User.username == "casemanager1"))
         admin = session.scalar(select(User).where(User.username == "admin"))
         assert user is not None
-        auth_service.deactivate_user(session, user=user, actor=admin, now=clock())
+        assert admin is not None
+        deactivate_user(session, actor=admin, user_id=user.id, now=clock())
     assert not _signed_in(browser)
     assert token.get("/tasks").status_code == 401
     assert app.test_client().post("/login", data={"username": "casemanager1", "password": "demo"}).status_code == 401

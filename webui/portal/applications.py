@@ -63,8 +63,8 @@ def application_letter(reference: str) -> Any:
     """The household's own decision letter as a PDF attachment, in the language asked for or the page's."""
     asked = request.args.get("lang")
     lang = asked if asked in ("ar", "en") and asked is not None else _lang()
-    found = status.application_letter(db_session(), citizen=_citizen(), reference=reference, lang=lang,
-                                      now=now(), measure=current_measure())
+    found = status.application_letter(db_session(), citizen=_citizen(), reference=reference, library=library(),
+                                      lang=lang, now=now(), measure=current_measure())
     with force_locale(lang):
         text = letter_text(found, lang)
     try:

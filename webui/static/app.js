@@ -279,3 +279,18 @@
   document.addEventListener("DOMContentLoaded", updateAll);
   window.addEventListener("resize", updateAll);
 }());
+
+// File inputs: the chosen files' names in the page's language (the browser's own text follows its language).
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("file-input")) { return; }
+    var line = input.parentNode.querySelector(".file-names");
+    if (!line) { return; }
+    var names = Array.prototype.map.call(input.files || [], function (file) { return file.name; });
+    if (names.length === 0) { line.textContent = line.getAttribute("data-none"); }
+    else if (names.length <= 3) { line.textContent = names.join(", "); }
+    else { line.textContent = line.getAttribute("data-many").replace("{count}", String(names.length)); }
+  });
+}());

@@ -1,0 +1,1 @@
+"""Professional supervision pages under /team: the team view, supervision notes and sessions, reassignment."""
