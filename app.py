@@ -145,6 +145,9 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(registry_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(seed_command)
+    from webui.demo_cli import demo_cli
+
+    app.cli.add_command(demo_cli)
 
     @app.cli.command("print-logins")
     def print_logins() -> None:

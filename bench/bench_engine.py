@@ -329,6 +329,8 @@ def bare_worker(inputs_path: str) -> None:
     """Plain SpiffWorkflow as its users run it: stock serializer with the spec embedded, per step
     deserialize_json, set the data on the ready task, run, do_engine_steps, serialize_json."""
     from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+    from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+    from SpiffWorkflow.bpmn.util.event import BpmnEvent
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
     from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -346,10 +348,6 @@ def bare_worker(inputs_path: str) -> None:
         return operation
 
     assert not OPERATIONS, "the bare worker must not see the registry's operations"
-    for name in ("save_household", "score_eligibility", "request_documents", "assign_case_manager",
-                 "extend_plan", "close_case"):
-        register_operation(name, canned(name))
-
     parser = SpiffBpmnParser(validator=VALIDATOR)
     # A version's sources also hold its forms (and may hold rule files): only diagrams and tables are parsed.
     for name, text in sorted(inputs["sources"].items()):
@@ -359,6 +357,11 @@ def bare_worker(inputs_path: str) -> None:
             parser.add_bpmn_str(text.encode("utf-8"), filename=name)
     spec = parser.get_spec("case_management")
     subprocess_specs = parser.get_subprocess_specs("case_management")
+    # Every service operation the diagram calls answers what the measured path recorded (or nothing).
+    for task_spec in spec.task_specs.values():
+        name = getattr(task_spec, "operation_name", None)
+        if name and name not in OPERATIONS:
+            register_operation(name, canned(name))
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
     now = dt.datetime(2026, 11, 2, 8, 30, tzinfo=dt.UTC)
 
@@ -375,6 +378,13 @@ def bare_worker(inputs_path: str) -> None:
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine())
     workflow.task_tree.data.update(inputs["initial"])
     workflow.do_engine_steps()
+    # The diagram has a way in per channel (message start events): a walk-in case takes reception's.
+    for start in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(start.task_spec, "event_definition", None)
+        if isinstance(start.task_spec, StartEvent) and getattr(definition, "name", None) == "reception":
+            workflow.send_event(BpmnEvent(start.task_spec.event_definition, payload={}))
+            workflow.do_engine_steps()
+            break
     for spec_id, data in inputs["steps"]:
         task = ready(workflow)
         assert task.task_spec.bpmn_id == spec_id, (task.task_spec.bpmn_id, spec_id)

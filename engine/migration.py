@@ -29,7 +29,7 @@ from engine.models import InstanceStatus, ProcessInstance, ProcessVersion, TaskR
 from engine.runtime import sync_task_index, task_assignee, task_due_at
 from engine.script_engine import SafeScriptEngine
 from engine.state import SERIALIZER_VERSION, STANDARD, compact, load_spec, restore, save
-from engine.timers import sync_timers
+from engine.timer_index import sync_timers
 
 #: Tasks that are the instance's present: reset onto the new spec by SpiffWorkflow and kept by id.
 _WAITING = SpiffState.READY | SpiffState.WAITING

@@ -154,7 +154,7 @@ class TimerState(enum.StrEnum):
 class Timer(Base):
     """A timer event an instance waits at, with its due time: workers find due ones without deserializing.
 
-    Rows follow the workflow whenever an instance is saved (engine.timers.sync_timers): a new waiting
+    Rows follow the workflow whenever an instance is saved (engine.timer_index.sync_timers): a new waiting
     timer is added, one that no longer waits (its task was completed, its path cancelled) is cancelled.
     """
 

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import expressions, timers
+from engine import expressions, timer_index
 from engine.catalog import CHOICE_PROVIDERS, FORM_CHECKS, OperationContext
 from engine.deployments import library_for_hash
 from engine.errors import (
@@ -139,7 +139,7 @@ def start_instance(
     spec, subs = load_spec(version.content_hash, lambda: version.spec_json)
     workflow = BpmnWorkflow(spec, subs, script_engine=_engine(session, instance, actor_id, now, library))
     workflow.task_tree.data.update(data)
-    with timers.engine_clock(now):
+    with timer_index.engine_clock(now):
         workflow.do_engine_steps()
         _take_start(workflow, start_message, version.process_id)
     advance = _persist(session, instance, workflow, now, completed=None, ready_before=set(),
@@ -262,7 +262,7 @@ def complete_task(
         cleaned = _validate_for_task(session, library, record, instance, data, task.data, now, actor_id)
         ready_before = _ready_ids(workflow)
         task.data.update(cleaned)
-        with timers.engine_clock(now):
+        with timer_index.engine_clock(now):
             task.run()
             workflow.do_engine_steps()
         record.state = TaskState.COMPLETED.value
@@ -355,7 +355,7 @@ def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
         instance.status = InstanceStatus.COMPLETED.value
         instance.completed_at = now
     ready = sync_task_index(session, instance, workflow, now, completed, ready_before, timezone)
-    timers.sync_timers(session, instance, workflow, now)
+    timer_index.sync_timers(session, instance, workflow, now)
     last = workflow.last_task
     data = dict(workflow.data) if workflow.is_completed() else dict(last.data if last else {})
     return Advance(instance=instance, completed=completed, ready=ready, data=data)
