@@ -13,8 +13,7 @@ was read, so a double submit, or two workers sweeping at once, change a task onc
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from registry.errors import RegistryError
 from registry.models import Case, Household, Role, User
 from registry.notifications import queue_message
 from registry.operations import MINISTRY_TIMEZONE, local_date
+from registry.transactions import unit_of_work
 
 #: The value of a task's ``waiting_on`` (and of the diagrams' ``waitsOn`` property) for the household.
 HOUSEHOLD = "household"
@@ -61,14 +61,6 @@ class SweepReport:
     missed: int = 0
 
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 # --- settings and contact --------------------------------------------------------------------
@@ -197,7 +189,7 @@ def start_wait(session: Session, *, actor: User, library: Library | None, task_i
     day, problem = _respond_by(respond_by, now)
     if problem:
         errors["respond_by"] = [problem]
-    with _unit_of_work(session):
+    with unit_of_work(session):
         record = _task_for(session, actor=actor, task_id=task_id)
         if errors:
             raise FormInvalid(errors)
@@ -259,7 +251,7 @@ def end_wait(session: Session, *, actor: User, task_id: str, now: dt.datetime, n
     A task that is not (or no longer) paused raises WaitRefused("not_waiting"), or with ``not_waiting_ok``
     is returned as it stands, unchanged (the API's DELETE: a double send is no error).
     """
-    with _unit_of_work(session):
+    with unit_of_work(session):
         record = _task_for(session, actor=actor, task_id=task_id)
         before = record.due_at
         paused = _resume(session, record, now) if record.paused_at is not None else None
@@ -298,7 +290,7 @@ def sweep_household_waits(session: Session, *, now: dt.datetime, limit: int = SW
         .order_by(TaskRecord.household_due_at).limit(limit)))
     session.rollback()
     for task_id in due_ids:
-        with _unit_of_work(session):
+        with unit_of_work(session):
             changed = session.execute(
                 update(TaskRecord).where(TaskRecord.id == task_id, *_waiting(),
                                          TaskRecord.household_reminded_at.is_(None))
@@ -320,7 +312,7 @@ def sweep_household_waits(session: Session, *, now: dt.datetime, limit: int = SW
         TaskRecord.household_grace_until < now).order_by(TaskRecord.household_grace_until).limit(limit)))
     session.rollback()
     for task_id in late_ids:
-        with _unit_of_work(session):
+        with unit_of_work(session):
             record = session.get(TaskRecord, task_id, populate_existing=True)
             if record is None or not record.is_ready or record.waiting_on != HOUSEHOLD:
                 continue

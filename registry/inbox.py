@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,6 +29,7 @@ from registry.models import Case, EligibilityScore, Household, Person, Role, Sav
 from registry.names import name_tokens
 from registry.operations import MINISTRY_TIMEZONE
 from registry.paging import PER_PAGE, Page, bounded, page_of
+from registry.transactions import unit_of_work
 
 VIEWS = ("work", "team")
 #: Sort keys; a leading "-" reverses. "due": soonest first; "priority": poorest first; "age": oldest first.
@@ -360,14 +360,6 @@ def task_page(session: Session, *, actor: User, query: InboxQuery, now: dt.datet
 
 # --- saved filters ---------------------------------------------------------------------------
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def saved_filters(session: Session, *, actor: User) -> list[SavedFilter]:
@@ -386,7 +378,7 @@ def save_filter(session: Session, *, actor: User, name: str, query: str, now: dt
         errors["query"] = ["too_long"]
     if errors:
         raise FormInvalid(errors)
-    with _unit_of_work(session):
+    with unit_of_work(session):
         kept = session.scalar(select(SavedFilter).where(SavedFilter.user_id == actor.id, SavedFilter.name == name))
         if kept is None:
             if len(saved_filters(session, actor=actor)) >= MAX_SAVED_FILTERS:
@@ -401,7 +393,7 @@ def save_filter(session: Session, *, actor: User, name: str, query: str, now: dt
 
 def delete_filter(session: Session, *, actor: User, filter_id: int) -> None:
     """Forget one of the actor's saved filters; another user's is not found."""
-    with _unit_of_work(session):
+    with unit_of_work(session):
         kept = session.get(SavedFilter, filter_id)
         if kept is None or kept.user_id != actor.id:
             raise NotFoundForActor(str(filter_id))
@@ -431,7 +423,7 @@ def reassign_tasks(session: Session, *, actor: User, task_ids: Sequence[str], as
     ids = sorted(set(task_ids))
     if not ids:
         raise TasksNotReassignable(tasks={})
-    with _unit_of_work(session):
+    with unit_of_work(session):
         assignee = session.get(User, assignee_id)
         # Lock the tasks and their instances in a fixed order, as a completion does, so a completion
         # running now either finishes first (and the task is refused) or waits for this.

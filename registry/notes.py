@@ -6,8 +6,6 @@ Each public function is one unit of work; a note and its audit event commit toge
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -18,6 +16,7 @@ from engine.errors import FormInvalid, NotFoundForActor
 from registry.audit import record_event
 from registry.cases import case_for_actor
 from registry.models import CaseNote, User
+from registry.transactions import unit_of_work
 
 #: Long enough for a visit's account, short enough that the history stays readable.
 MAX_NOTE_CHARS = 4000
@@ -26,14 +25,6 @@ NOTES_SHOWN = 50
 PINNED_SHOWN = 5
 
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def _checked_text(text: object) -> str:
@@ -51,7 +42,7 @@ def add_note(session: Session, *, actor: User, case_id: int, text: object, now: 
     token = (form_token or "").strip()[:MAX_TOKEN_CHARS] or None
     cleaned = _checked_text(text)
     try:
-        with _unit_of_work(session):
+        with unit_of_work(session):
             case = case_for_actor(session, actor=actor, case_id=case_id)
             if token is not None:
                 earlier = session.scalar(select(CaseNote).where(CaseNote.form_token == token))
@@ -75,7 +66,7 @@ def add_note(session: Session, *, actor: User, case_id: int, text: object, now: 
 def set_pinned(session: Session, *, actor: User, case_id: int, note_id: int, pinned: bool,
                now: dt.datetime) -> CaseNote:
     """Pin a note to the case's summary, or unpin it; pinning a pinned note changes nothing."""
-    with _unit_of_work(session):
+    with unit_of_work(session):
         case = case_for_actor(session, actor=actor, case_id=case_id)
         note = session.get(CaseNote, note_id)
         if note is None or note.case_id != case.id:

@@ -12,20 +12,18 @@ Supervisors see their directorate's part of a campaign; administrators (the mini
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case as when
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
 from engine.deployments import latest_version
-from engine.errors import FormInvalid, NotDeployed, NotFoundForActor, StaleState
+from engine.errors import FormInvalid, NotDeployed, NotFoundForActor
 from engine.forms import FormDef
 from engine.library import Library
 from engine.models import ProcessInstance, TaskRecord, TaskState
@@ -33,9 +31,10 @@ from registry.audit import record_event
 from registry.campaigns.household_data import household_form_data
 from registry.campaigns.models import Campaign, CampaignDirectorate, CampaignScope, CampaignStatus, Visit, VisitOutcome
 from registry.campaigns.operations import visit_key
-from registry.errors import Conflict, NotPermitted
+from registry.errors import NotPermitted
 from registry.households import waiting_household_ids
 from registry.models import Directorate, Household, Role, User
+from registry.transactions import unit_of_work
 
 VISIT_PROCESS = "update_visit"
 VISIT_TASK = "visit_household"
@@ -77,20 +76,8 @@ class VisitResult:
     next_visit_id: int | None = None
 
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleState("the visit changed meanwhile") from None
-    except IntegrityError:
-        session.rollback()
-        raise Conflict() from None
-    except BaseException:
-        session.rollback()
-        raise
+def _unit_of_work(session: Session) -> AbstractContextManager[None]:
+    return unit_of_work(session, changed="the visit")
 
 
 # --- who sees what -----------------------------------------------------------------------------

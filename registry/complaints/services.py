@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
 from engine.deployments import latest_version
-from engine.errors import FormInvalid, NotDeployed, NotFoundForActor, StaleState
+from engine.errors import FormInvalid, NotDeployed, NotFoundForActor
 from engine.forms import FormDef
 from engine.library import Library
 from engine.models import TaskRecord, TaskState
@@ -31,9 +29,10 @@ from registry.citizens.access import case_for_citizen, cases_for_citizen
 from registry.citizens.models import Citizen
 from registry.complaints.access import complaint_scope, may_act, may_see, ministry_wide
 from registry.complaints.models import Complaint, ComplaintChannel, ComplaintKind, ComplaintStatus
-from registry.errors import Conflict, NotPermitted
+from registry.errors import NotPermitted
 from registry.models import Case, Directorate, Role, User
 from registry.paging import PER_PAGE, Page, page_info
+from registry.transactions import unit_of_work
 
 COMPLAINTS_PROCESS = "complaints"
 MAX_TEXT = 4000
@@ -76,20 +75,8 @@ class StaffView:
     names: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleState("the complaint changed meanwhile") from None
-    except IntegrityError:
-        session.rollback()
-        raise Conflict() from None
-    except BaseException:
-        session.rollback()
-        raise
+def _unit_of_work(session: Session) -> AbstractContextManager[None]:
+    return unit_of_work(session, changed="the complaint")
 
 
 def _random(length: int) -> str:

@@ -8,27 +8,25 @@ overdue one to the case manager and then the supervisor. Tasks complete through 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
 from engine.deployments import latest_version
-from engine.errors import FormInvalid, NotDeployed, NotFoundForActor, StaleState
+from engine.errors import FormInvalid, NotDeployed, NotFoundForActor
 from engine.forms import FormDef
 from engine.library import Library
 from engine.models import ProcessInstance, TaskRecord, TaskState
 from registry.audit import record_event
-from registry.errors import Conflict
 from registry.models import Case, CaseStatus, Role, User
 from registry.referrals import access
 from registry.referrals.models import PartnerOrganisation, Referral, ReferralStatus
+from registry.transactions import unit_of_work
 
 REFERRAL_PROCESS = "referral"
 ACKNOWLEDGEMENT_FORM = "referral_acknowledgement"
@@ -41,20 +39,8 @@ OVERDUE_STAGES = {"referral_overdue": "overdue", "referral_escalated": "escalate
 MAX_TEXT = 2000
 
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleState("the referral changed meanwhile") from None
-    except IntegrityError:
-        session.rollback()
-        raise Conflict() from None
-    except BaseException:
-        session.rollback()
-        raise
+def _unit_of_work(session: Session) -> AbstractContextManager[None]:
+    return unit_of_work(session, changed="the referral")
 
 
 # --- partners ----------------------------------------------------------------------------------

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -25,6 +24,7 @@ from registry.errors import Conflict
 from registry.households import head_names
 from registry.models import Case, CaseStatus, Role, User
 from registry.supervision.team import supervised_directorate, team_members
+from registry.transactions import unit_of_work
 
 #: More than a case manager's whole caseload; one confirmation stays one bounded transaction.
 MAX_CASES = 500
@@ -141,14 +141,6 @@ def preview_reassignment(session: Session, *, actor: User, from_user_id: int, to
                             moves=moves, recipients=recipients)
 
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def reassign_cases(session: Session, *, actor: User, from_user_id: int, to_user_id: int | None,
@@ -160,7 +152,7 @@ def reassign_cases(session: Session, *, actor: User, from_user_id: int, to_user_
     reason = reason.strip()
     if not reason:
         raise FormInvalid({"reason": ["required"]})
-    with _unit_of_work(session):
+    with unit_of_work(session):
         plan = preview_reassignment(session, actor=actor, from_user_id=from_user_id, to_user_id=to_user_id,
                                     case_ids=case_ids, lock=True)
         if plan.fingerprint != expected:

@@ -10,8 +10,6 @@ staff member of the directorate.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
@@ -25,6 +23,7 @@ from registry.errors import NotPermitted
 from registry.models import Case, Role, User
 from registry.supervision.models import SupervisionNote, SupervisionSession
 from registry.supervision.team import team_members
+from registry.transactions import unit_of_work
 
 MAX_NOTE_CHARS = 4000
 MAX_AGENDA_CHARS = 2000
@@ -33,14 +32,6 @@ NOTES_SHOWN = 50
 SESSIONS_SHOWN = 50
 
 
-@contextmanager
-def _unit_of_work(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def _checked(text: object, name: str, limit: int) -> str:
@@ -92,7 +83,7 @@ def add_note(session: Session, *, actor: User, text: object, now: dt.datetime, c
     token = (form_token or "").strip()[:MAX_TOKEN_CHARS] or None
     cleaned = _checked(text, "text", MAX_NOTE_CHARS)
     try:
-        with _unit_of_work(session):
+        with unit_of_work(session):
             case: Case | None = None
             sitting: SupervisionSession | None = None
             if case_id is not None:
@@ -171,7 +162,7 @@ def schedule_session(session: Session, *, actor: User, member_id: int, scheduled
     if errors:
         raise FormInvalid(errors)
     assert scheduled_at is not None
-    with _unit_of_work(session):
+    with unit_of_work(session):
         member = _member(session, actor=actor, member_id=member_id)
         sitting = SupervisionSession(directorate_id=directorate_id, case_manager_id=member.id,
                                      supervisor_id=actor.id, scheduled_at=scheduled_at, agenda=cleaned,
