@@ -72,7 +72,8 @@ def _from_environment() -> dict[str, Any]:
                 "DOCUMENT_STORAGE_DIR", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
                 "S3_REGION", "S3_PREFIX", "RATELIMIT_STORAGE_URI", "LOGIN_LIMIT_PER_ADDRESS",
                 "LOGIN_LIMIT_PER_ACCOUNT", "NOTIFY_SENDER", "SMS_GATEWAY_URL", "SMS_GATEWAY_TOKEN", "SMTP_HOST",
-                "SMTP_FROM", "SMTP_USER", "SMTP_PASSWORD", "NOTIFY_EMAIL_SUBJECT"):
+                "SMTP_FROM", "SMTP_USER", "SMTP_PASSWORD", "NOTIFY_EMAIL_SUBJECT", "INTEROP_REGISTRY_ID",
+                "INTEROP_RATE_LIMIT", "INTEROP_SIGNING_KEY_FILE"):
         if os.environ.get(key):
             env[key] = os.environ[key]
     for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS", "TRUSTED_PROXIES", "SMTP_PORT",
@@ -148,6 +149,9 @@ def _register_cli(app: Flask) -> None:
     from webui.demo_cli import demo_cli
 
     app.cli.add_command(demo_cli)
+    from webui.spdci_cli import interop_cli
+
+    app.cli.add_command(interop_cli)
 
     @app.cli.command("print-logins")
     def print_logins() -> None:

@@ -10,6 +10,12 @@ timer. Bare SpiffWorkflow runs in a worker subprocess, so the no-op service oper
 never replace the real ones the full path uses; its steps are interleaved with the full path's, so
 both see the same machine load (the ``_cpu`` figures use process CPU time, which load disturbs less).
 Process, form and rule files are copied first, so edits made while the bench runs change nothing.
+
+The database is the one ``DATABASE_URL`` names the server of: on PostgreSQL a scratch database is created
+there (and dropped at the end); otherwise a SQLite file in a temporary folder. The case that looped
+``LONG_LOOP`` times is timed in alternation with fresh cases of the same run, so the ratio of the two
+sees one machine load. ``complete_task_statements`` counts the SQL statements one measured completion
+sends (the commit not included).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import datetime as dt
 import json
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -47,12 +54,14 @@ if SMOKE:
     WARMUP = 2
     FRESH_CASES, FRESH_ROUNDS = 2, 2
     AGED_CASES, AGED_ROUNDS, AGE = 1, 2, 3
-    LONG_LOOP = 6
+    LONG_LOOP, LONG_ROUNDS, LONG_FRESH = 6, 2, 2
 else:
     WARMUP = 20
     FRESH_CASES, FRESH_ROUNDS = 25, 8  # 200 timed completions on cases 0-7 passes old
     AGED_CASES, AGED_ROUNDS, AGE = 10, 20, 100  # 200 timed completions on cases 100-119 passes old
-    LONG_LOOP = 500
+    LONG_LOOP, LONG_ROUNDS, LONG_FRESH = 500, 40, 10  # 40 timed completions each, fresh cases 0-3 passes old
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = DATABASE_URL.startswith("postgresql")
 
 
 @dataclass
@@ -61,6 +70,7 @@ class Samples:
 
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
 
     def add(self, wall: float, cpu: float) -> None:
         self.wall.append(wall)
@@ -98,20 +108,44 @@ def library_snapshot(into: Path) -> dict[str, str]:
 
 
 @contextmanager
+def scratch_database(folder: Path) -> Iterator[str]:
+    """An empty database: a scratch one on DATABASE_URL's PostgreSQL server (dropped after), else a SQLite file."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{folder / 'bench.sqlite3'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(DATABASE_URL)
+    name = f"scratch_bench_engine_{secrets.token_hex(4)}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
 def bench_app() -> Iterator[FullPath]:
-    """A fresh migrated SQLite database with the reference data and demo users, inside an app context."""
+    """A fresh migrated database with the reference data and demo users, inside an app context."""
     from app import create_app
     from engine.db import utcnow
     from registry.seed import seed_process, seed_reference, seed_users
     from webui.cli import upgrade_database
     from webui.db import db_session, document_storage, library
 
-    with tempfile.TemporaryDirectory(prefix="bench_engine_") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+    with tempfile.TemporaryDirectory(prefix="bench_engine_") as tmp, scratch_database(Path(tmp)) as url:
         upgrade_database(url)
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "DEMO_MODE": True,
                           "MINISTRY_BACKEND": "file", "DOCUMENT_STORAGE": "filesystem",
-                          "DOCUMENT_STORAGE_DIR": str(Path(tmp) / "documents"), **library_snapshot(Path(tmp))})
+                          "DOCUMENT_STORAGE_DIR": str(Path(tmp) / "documents"),
+                          "VERSIONS_DIR": str(Path(tmp) / "deployed"), **library_snapshot(Path(tmp))})
         try:
             with app.app_context():
                 session = db_session()
@@ -129,7 +163,7 @@ class FullPath:
     """Drives cases through the real services, each call on an empty session, as a request would be."""
 
     def __init__(self, session: Any, library: Any, storage: Any) -> None:
-        from sqlalchemy import select
+        from sqlalchemy import event, select
 
         from registry.models import User
 
@@ -138,6 +172,11 @@ class FullPath:
         self.storage = storage
         self.user_ids = {u.username: u.id for u in session.scalars(select(User))}
         self.clock = dt.datetime(2026, 11, 2, 8, 30, tzinfo=dt.UTC)
+        self.executed = 0
+        event.listen(session.get_bind(), "before_cursor_execute", self._count)
+
+    def _count(self, *_args: Any) -> None:
+        self.executed += 1
 
     def now(self) -> dt.datetime:
         self.clock += dt.timedelta(seconds=1)
@@ -170,10 +209,13 @@ class FullPath:
         task = self.ready_task(case_id)
         assert task.form_key == expect_form, (task.form_key, expect_form)
         task_id, now = task.id, self.now()
+        executed = self.executed
         with timed(samples):
             ready: list[Any] = cases.complete_task(self.session, actor=actor, library=self.library,
                                                    task_id=task_id, data=data, now=now,
                                                    storage=self.storage).next_tasks
+        if samples is not None:
+            samples.statements.append(self.executed - executed)
         return ready
 
     def open_case(self) -> tuple[int, dict[str, Any]]:
@@ -266,22 +308,27 @@ def measure(results: dict[str, Any]) -> None:
         results.update(review=review, attach=attach, aged_review=aged_review, bare=bare_step)
 
 
-def long_loop() -> tuple[bool, int, float]:
-    """One case through LONG_LOOP passes; then approval must route to the needs assessment."""
+def long_loop() -> tuple[bool, int, Samples, Samples]:
+    """One case through LONG_LOOP passes, its last LONG_ROUNDS timed in alternation with fresh cases' passes;
+    then approval must route to the needs assessment."""
     from registry.models import Case
 
     with bench_app() as full:
         case_id, _initial = full.open_case()
-        last = Samples()
-        for n in range(LONG_LOOP):
-            full.loop_pass(case_id, last if n >= LONG_LOOP - 20 else None)
+        fresh = [full.open_case()[0] for _ in range(LONG_FRESH)]
+        for _ in range(LONG_LOOP - LONG_ROUNDS):
+            full.loop_pass(case_id)
+        old, young = Samples(), Samples()
+        for n in range(LONG_ROUNDS):
+            full.loop_pass(case_id, old)
+            full.loop_pass(fresh[n % LONG_FRESH], young)
         size = full.state_size(case_id)
         ready = full.complete("supervisor1", case_id, {"decision": "approve"}, "eligibility_review")
         forms = [r.form_key for r in ready]
         full.session.close()
         case = full.session.get(Case, case_id)
         ok = forms == ["needs_assessment"] and case is not None and case.stage == "assessment"
-    return ok, size, last.median_ms()
+    return ok, size, old, young
 
 
 # --- bare SpiffWorkflow: a worker subprocess with no-op service operations ---------------------------
@@ -423,11 +470,20 @@ def bare_worker(inputs_path: str) -> None:
 
 # --- report ------------------------------------------------------------------------------------------
 
+def database_kind() -> str:
+    if not ON_POSTGRES:
+        return "SQLite file"
+    from sqlalchemy.engine import make_url
+
+    server = make_url(DATABASE_URL)
+    return f"PostgreSQL scratch database on {server.host}:{server.port or 5432}"
+
+
 def main() -> None:
     from importlib.metadata import version
 
     print(f"# python {platform.python_version()}, {os.cpu_count()} cpus, {platform.machine()} {platform.system()}, "
-          f"SpiffWorkflow {version('SpiffWorkflow')}, SQLAlchemy {version('SQLAlchemy')}, SQLite file, "
+          f"SpiffWorkflow {version('SpiffWorkflow')}, SQLAlchemy {version('SQLAlchemy')}, {database_kind()}, "
           f"load average {os.getloadavg()[0]:.1f}{', smoke size' if SMOKE else ''}", flush=True)
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -443,14 +499,17 @@ def main() -> None:
     emit("complete_task_bare_spiff_cpu", bare.median_ms(cpu=True), "ms")
     emit("full_vs_bare_ratio", review.median_ms() / bare.median_ms())
     emit("full_vs_bare_ratio_cpu", review.median_ms(cpu=True) / bare.median_ms(cpu=True))
+    emit("complete_task_statements", int(statistics.median(review.statements)))
     emit(f"complete_task_after_{AGE}_loops", aged.median_ms(), "ms")
     emit(f"complete_task_after_{AGE}_loops_p90", aged.p90_ms(), "ms")
     emit(f"loop{AGE}_vs_fresh_ratio", aged.median_ms() / review.median_ms())
     emit("state_size_fresh", results["state_size_fresh"], "bytes")
     emit(f"state_size_after_{AGE}_loops", results["state_size_aged"], "bytes")
     emit("state_size_bare_spiff", results["bare_final"]["size"], "bytes")
-    ok, size, last = long_loop()
-    emit(f"complete_task_after_{LONG_LOOP}_loops", last, "ms")
+    ok, size, old, young = long_loop()
+    emit(f"complete_task_after_{LONG_LOOP}_loops", old.median_ms(), "ms")
+    emit(f"complete_task_fresh_beside_loop{LONG_LOOP}", young.median_ms(), "ms")
+    emit(f"loop{LONG_LOOP}_vs_fresh_ratio", old.median_ms() / young.median_ms())
     emit(f"state_size_after_{LONG_LOOP}_loops", size, "bytes")
     emit(f"loop{LONG_LOOP}_ok", "yes" if ok else "no")
     print(f"# total {time.perf_counter() - started:.1f} s, load average {os.getloadavg()[0]:.1f}", flush=True)

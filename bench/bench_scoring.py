@@ -129,7 +129,7 @@ def main() -> None:
     print(f"bench scoring_rate: {HOUSEHOLDS / elapsed:.0f} households/s")
     print(f"bench scoring_{HOUSEHOLDS // 1000}k: {elapsed:.1f} s")
     mix = ", ".join(f"{name} {count / HOUSEHOLDS:.1%}" for name, count in sorted(categories.items()))
-    print(f"categories ({measure.rule_version}): {mix}")
+    print(f"# categories ({measure.rule_version}): {mix}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Soak: two gunicorn workers serve registry-size data on PostgreSQL; does any worker die?
 
 Generates the registry-size data of ``bench/generate_registry.py`` (136,000 households, a million task
-rows, 30,000 cases in RBH) into a new PostgreSQL database ``mosd_bench_<random>`` (dropped at the end),
-or uses an existing one (``--reuse URL``, left as it is). Starts gunicorn with two sync workers on a free
-port with ``PYTHONFAULTHANDLER=1`` and no control socket, logs in as the big directorate's supervisor and
+rows, 30,000 cases in RBH) into a new PostgreSQL database ``mosd_bench_<random>`` (dropped at the end; on
+DATABASE_URL's server when that is PostgreSQL), or uses an existing one (``--reuse URL``, by default
+BENCH_REGISTRY_URL; left as it is). Starts gunicorn with two sync workers on a free port with
+``PYTHONFAULTHANDLER=1`` and no control socket, logs in as the big directorate's supervisor and
 case managers (password ``demo``; the pages with a session cookie and the login form's CSRF token, the API
 with a bearer token), then makes a few hundred requests from a few threads: inbox, case list, a case
 page, the waiting list, registry search, and ``/api/v1/tasks``.
@@ -58,6 +59,7 @@ from generate_registry import (  # noqa: E402 (after the path set-up)
     emit,
     generate,
     postgres_available,
+    registry_url,
     report,
     smoke_requested,
 )
@@ -365,7 +367,8 @@ def percentile(values: list[float], fraction: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Two gunicorn workers on registry-size data; any worker died?")
     parser.add_argument("--smoke", action="store_true", help="small size (also BENCH_SMOKE=1)")
-    parser.add_argument("--reuse", metavar="DB_URL", help="an already generated registry database (kept)")
+    parser.add_argument("--reuse", metavar="DB_URL", default=registry_url(),
+                        help="an already generated registry database, kept (default: BENCH_REGISTRY_URL)")
     parser.add_argument("--households", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)

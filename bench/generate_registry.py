@@ -67,20 +67,33 @@ class Driver(_Driver):
         super().complete(username, case_id, data, form)
 
 
+def configured_postgres_url() -> str | None:
+    """DATABASE_URL when it names a PostgreSQL server (the database benchmarks are asked to measure)."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith("postgresql") else None
+
+
 def _admin_url() -> str:
     """Where to create and drop benchmark databases: BENCH_POSTGRES_ADMIN_URL, else the server of
-    TEST_POSTGRES_URL (its ``postgres`` database), else the local server."""
+    DATABASE_URL when it is PostgreSQL, else that of TEST_POSTGRES_URL (their ``postgres`` database),
+    else the local server."""
     if os.environ.get("BENCH_POSTGRES_ADMIN_URL"):
         return os.environ["BENCH_POSTGRES_ADMIN_URL"]
-    if os.environ.get("TEST_POSTGRES_URL"):
+    server = configured_postgres_url() or os.environ.get("TEST_POSTGRES_URL")
+    if server:
         from sqlalchemy.engine import make_url
 
-        return make_url(os.environ["TEST_POSTGRES_URL"]).set(database="postgres").render_as_string(
-            hide_password=False)
+        return make_url(server).set(database="postgres").render_as_string(hide_password=False)
     return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 ADMIN_URL = _admin_url()
+
+
+def registry_url() -> str | None:
+    """BENCH_REGISTRY_URL: a registry-size database generated once (by ``make bench``) for every script
+    that reads one; scripts leave it as they found it."""
+    return os.environ.get("BENCH_REGISTRY_URL") or None
 
 def emit(name: str, value: Any, unit: str = "") -> None:
     text = f"{value:.2f}" if isinstance(value, float) else str(value)
@@ -130,6 +143,8 @@ def generate(url: str, *, households: int = HOUSEHOLDS, seed: int = 7,
 # --- PostgreSQL databases for benchmarks ------------------------------------------------------------
 
 def postgres_available(admin_url: str = ADMIN_URL) -> bool:
+    """Whether benchmarks can create databases on PostgreSQL; when DATABASE_URL names a server that does
+    not answer, the run stops rather than measure SQLite instead."""
     from sqlalchemy import create_engine
 
     try:
@@ -137,7 +152,9 @@ def postgres_available(admin_url: str = ADMIN_URL) -> bool:
         engine.connect().close()
         engine.dispose()
         return True
-    except Exception:  # noqa: BLE001 (any failure means: not available)
+    except Exception as err:  # noqa: BLE001 (any failure means: not available)
+        if configured_postgres_url():
+            raise SystemExit(f"DATABASE_URL's PostgreSQL server does not answer: {err}") from err
         return False
 
 

@@ -368,6 +368,20 @@ def _schema(defs: tuple[FieldDef, ...], choices: Mapping[str, list[str]]) -> typ
     return schema
 
 
+#: One instance of each schema: loading keeps no state on it, and making one copies every field.
+_LOADERS: dict[type[Schema], Schema] = {}
+
+
+def _loader(defs: tuple[FieldDef, ...], choices: Mapping[str, list[str]]) -> Schema:
+    schema = _schema(defs, choices)
+    loader = _LOADERS.get(schema)
+    if loader is None:
+        if len(_LOADERS) > 512:
+            _LOADERS.clear()
+        loader = _LOADERS.setdefault(schema, schema(unknown=EXCLUDE))
+    return loader
+
+
 def _blank_to_none(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()
@@ -476,7 +490,7 @@ def validate_submission(
     """
     if not isinstance(raw, Mapping):
         raise FormInvalid({"_form": ["invalid_type"]})
-    schema = _schema(form.fields, choices)(unknown=EXCLUDE)
+    schema = _loader(form.fields, choices)
     errors: dict[str, list[str]] = {}
     try:
         loaded = schema.load(_clean_input(form.fields, raw))

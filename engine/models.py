@@ -83,7 +83,8 @@ class TaskRecord(Base):
         # what the inbox's counts group by, so they are read from the index alone (PostgreSQL).
         Index("ix_task_records_ready_scope", "scope", "due_at",
               sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'"),
-              postgresql_include=["lane", "assignee_id", "instance_id", "stage", "spec_id", "title", "created_at"]),
+              postgresql_include=["lane", "assignee_id", "instance_id", "stage", "spec_id", "title", "created_at",
+                                  "waiting_on", "household_due_at", "household_missed_at", "id"]),
         # The worker's sweep of tasks whose household has a date to meet.
         Index("ix_task_records_waiting", "waiting_on", "state", "household_due_at"),
     )

@@ -7,7 +7,7 @@ state, task rows and the caller's audit event commit together or not at all.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -82,6 +82,11 @@ def _content_hash(session: Session, instance: ProcessInstance) -> str:
     return content_hash
 
 
+def version_hash(session: Session, instance: ProcessInstance) -> str:
+    """The content hash of the instance's deployed version, without loading the version row."""
+    return _content_hash(session, instance)
+
+
 def _spec_of(session: Session, instance: ProcessInstance) -> tuple[Any, dict[str, Any]]:
     """The instance's deployed spec, cached by content hash."""
     return load_spec(_content_hash(session, instance), lambda: instance.process_version.spec_json)
@@ -143,7 +148,7 @@ def start_instance(
         workflow.do_engine_steps()
         _take_start(workflow, start_message, version.process_id)
     advance = _persist(session, instance, workflow, now, completed=None, ready_before=set(),
-                       timezone=library.timezone)
+                       timezone=library.timezone, waited_before=())  # a new instance has no timer rows yet
     session.flush()
     return advance
 
@@ -160,17 +165,22 @@ def _take_start(workflow: BpmnWorkflow, message: str | None, process_id: str) ->
     workflow.do_engine_steps()
 
 
+#: Built once, with a parameter: SQLAlchemy then neither rebuilds this statement nor computes its cache key
+#: again on every advance (that costs more than running it).
+_TASK_WITH_LOCKED_INSTANCE = (
+    select(TaskRecord, ProcessInstance).join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id)
+    .where(TaskRecord.id == bindparam("task_id"))
+    .with_for_update(of=(TaskRecord, ProcessInstance)).execution_options(populate_existing=True)
+)
+
+
 @contextmanager
 def _guarded(session: Session, task_id: str) -> Iterator[tuple[TaskRecord, ProcessInstance]]:
     """Load a task and lock its instance (row lock on PostgreSQL, version check everywhere).
 
     The task row is re-read after the lock, so a writer that waited sees what the first one did.
     """
-    row = session.execute(
-        select(TaskRecord, ProcessInstance).join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id)
-        .where(TaskRecord.id == task_id)
-        .with_for_update(of=(TaskRecord, ProcessInstance)).execution_options(populate_existing=True)
-    ).first()
+    row = session.execute(_TASK_WITH_LOCKED_INSTANCE, {"task_id": task_id}).first()
     if row is None:
         raise NotFoundForActor(task_id)
     record, instance = row[0], row[1]
@@ -261,6 +271,7 @@ def complete_task(
             data = prepare(record)
         cleaned = _validate_for_task(session, library, record, instance, data, task.data, now, actor_id)
         ready_before = _ready_ids(workflow)
+        waited_before = set(timer_index.waiting_timers(workflow))
         task.data.update(cleaned)
         with timer_index.engine_clock(now):
             task.run()
@@ -272,7 +283,7 @@ def complete_task(
         record.assignee_id = record.assignee_id or actor_id
         record.data = cleaned
         return _persist(session, instance, workflow, now, completed=record, ready_before=ready_before,
-                        timezone=library.timezone)
+                        timezone=library.timezone, waited_before=waited_before)
 
 
 def set_case_data(session: Session, *, instance_id: int, changes: Mapping[str, Any], now: dt.datetime) -> None:
@@ -346,7 +357,8 @@ def _ready_ids(workflow: BpmnWorkflow) -> set[str]:
 
 
 def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime,
-             completed: TaskRecord | None, ready_before: set[str], timezone: str) -> Advance:
+             completed: TaskRecord | None, ready_before: set[str], timezone: str,
+             waited_before: Collection[str] | None = None) -> Advance:
     compact(workflow)
     instance.state = save(workflow)
     instance.serializer_version = SERIALIZER_VERSION
@@ -355,7 +367,7 @@ def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow
         instance.status = InstanceStatus.COMPLETED.value
         instance.completed_at = now
     ready = sync_task_index(session, instance, workflow, now, completed, ready_before, timezone)
-    timer_index.sync_timers(session, instance, workflow, now)
+    timer_index.sync_timers(session, instance, workflow, now, waited_before)
     last = workflow.last_task
     data = dict(workflow.data) if workflow.is_completed() else dict(last.data if last else {})
     return Advance(instance=instance, completed=completed, ready=ready, data=data)
@@ -395,7 +407,9 @@ def sync_task_index(session: Session, instance: ProcessInstance, workflow: BpmnW
             lane=task.task_spec.lane or "", form_key=props.get("formKey", ""), stage=props.get("stage"),
             assignee_id=task_assignee(props, task.data), due_at=None if waits_on else due_at,
             waiting_on=waits_on, household_due_at=due_at if waits_on else None,
-            state=TaskState.READY.value, created_at=now,
+            # Set here, not left to the column defaults: the completion's answer reads these rows before
+            # they are flushed (an unflushed default reads as None).
+            state=TaskState.READY.value, created_at=now, paused_seconds=0,
         )
         session.add(record)
         ready.append(record)

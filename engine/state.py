@@ -124,11 +124,14 @@ def compact(workflow: BpmnWorkflow) -> int:
 
 
 def _lowest_common_ancestor(tasks: list[Any]) -> Any:
+    by_id = tasks[0].workflow.tasks
+
     def chain(task: Any) -> list[Any]:
+        # Looks parents up directly: the ``Task.parent`` property costs a call and two lookups more per level.
         nodes = []
         while task is not None:
             nodes.append(task)
-            task = task.parent
+            task = by_id.get(task._parent)
         return nodes[::-1]
 
     chains = [chain(t) for t in tasks]

@@ -9,17 +9,17 @@ the state; firing due timers is engine.timers' job.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from engine.models import ProcessInstance, Timer, TimerState
@@ -90,11 +90,24 @@ def waiting_timers(workflow: BpmnWorkflow) -> dict[str, WaitingTimer]:
     return found
 
 
-def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime) -> None:
-    """Timer rows follow the workflow: new waiting timers are added, vanished ones cancelled (only flushes)."""
+#: Built once: SQLAlchemy then need not rebuild this statement, nor key it for its cache, on every save.
+_PENDING_OF_INSTANCE = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
+                                           Timer.state == TimerState.PENDING.value)
+#: Plain rows: nothing reads them back as objects in the unit of work that adds them.
+_ADD_TIMERS = insert(cast(Table, Timer.__table__))
+
+
+def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: dt.datetime,
+                waited_before: Collection[str] | None = None) -> None:
+    """Timer rows follow the workflow: new waiting timers are added, vanished ones cancelled (only flushes).
+
+    ``waited_before`` names the timers the state waited at when it was loaded (None: unknown). Saves always
+    sync, so a state that waited at none has no pending rows and the table need not be read.
+    """
     waiting = waiting_timers(workflow)
-    pending = session.scalars(select(Timer).where(Timer.instance_id == instance.id,
-                                                  Timer.state == TimerState.PENDING.value)).all()
+    pending: Sequence[Timer] = ()
+    if waited_before is None or waited_before:
+        pending = session.scalars(_PENDING_OF_INSTANCE, {"instance_id": instance.id}).all()
     known: set[str] = set()
     for row in pending:
         current = waiting.get(row.task_id)
@@ -105,8 +118,9 @@ def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkf
         known.add(row.task_id)
         if row.due_at != current.due_at:  # a cycle timer moved on to its next time
             row.due_at = current.due_at
-    for task_id, timer in waiting.items():
-        if task_id not in known:
-            session.add(Timer(instance_id=instance.id, business_key=instance.business_key, spec_id=timer.spec_id,
-                              name=timer.name, task_id=task_id, due_at=timer.due_at,
-                              state=TimerState.PENDING.value, created_at=now))
+    new = [{"instance_id": instance.id, "business_key": instance.business_key, "spec_id": timer.spec_id,
+            "name": timer.name, "task_id": task_id, "due_at": timer.due_at, "state": TimerState.PENDING.value,
+            "created_at": now, "attempts": 0}
+           for task_id, timer in waiting.items() if task_id not in known]
+    if new:  # one statement for all of them; nothing pending needs writing first (the instance row exists)
+        session.execute(_ADD_TIMERS, new)

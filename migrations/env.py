@@ -13,6 +13,7 @@ import registry.complaints.models  # noqa: F401 - registers the complaints table
 import registry.drafts  # noqa: F401 - registers the task drafts table
 import registry.field.models  # noqa: F401 - registers the offline visit submissions table
 import registry.idempotency  # noqa: F401 - registers the idempotency keys table
+import registry.interop.models  # noqa: F401 - registers the partner systems' clients, requests and subscriptions
 import registry.legacy_import.models  # noqa: F401 - registers the import batches table
 import registry.models  # noqa: F401 - registers the domain tables
 import registry.notifications.models  # noqa: F401 - registers the outbox table

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime
@@ -50,7 +50,7 @@ from registry.models import (
 from registry.paging import PER_PAGE, Page, PageInfo, page_info, page_of
 from registry.records import Banner, Recorded, banners_for, latest_records, record_of, task_for_reader
 from registry.verification import case_sources, record_verification, verifying_fields
-from registry.vocabulary import case_fields_set, version_vocabulary
+from registry.vocabulary import case_fields_set, vocabulary_for_hash
 
 CASE_PROCESS = "case_management"
 
@@ -323,16 +323,22 @@ def complete_task(
     nothing is kept. The result is built from what the completion already has: bounded work.
     """
     with _unit_of_work(session):
-        def store_uploads(record: TaskRecord) -> dict[str, Any]:
+        # The case is read once the task is locked (prepare runs then) and held: the operations find it in the
+        # session, and what they changed on it (its stage, status, fields) is read from it at the end.
+        held: list[Case] = []
+
+        def prepare(record: TaskRecord) -> dict[str, Any]:
+            held.append(_case_under_lock(session, int(record.business_key)))
             return store_documents(session, storage=storage, actor=actor, case_id=int(record.business_key),
                                    form=runtime.form_for(session, library, record), data=data, now=now)
 
         advance = runtime.complete_task(session, library=library, task_id=task_id, actor_id=actor.id,
                                         data=data, may_act=_may_see(actor), now=now,
-                                        expected_version=expected_version, prepare=store_uploads)
+                                        expected_version=expected_version, prepare=prepare)
         record = advance.completed
         assert record is not None
         case_id = int(record.business_key)
+        case = held[0]
         completed_data = record.data
         record_event(session, actor_id=actor.id, case_id=case_id, action="task_completed", at=now,
                      details={"task": record.spec_id, "title": record.title, "form": record.form_key,
@@ -343,27 +349,43 @@ def complete_task(
             record_verification(session, case_id=case_id, form=form, data=completed_data or {}, actor_id=actor.id,
                                 now=now, rules_dir=str(version_library(library,
                                                                        advance.instance.process_version).rules_dir))
+        stage, status, current = case.stage, case.status, case.fields or {}  # as the operations left it
         changes: dict[str, Any] = {}
         stages = [r.stage for r in advance.ready if r.stage]
         if stages and stages[0] != record.stage:  # the case's stage is the stage of its ready task
             changes["stage"] = stages[0]
-        vocabulary = version_vocabulary(advance.instance.process_version, library)
+        instance = advance.instance
+        vocabulary = vocabulary_for_hash(runtime.version_hash(session, instance), lambda: instance.process_version,
+                                         library)
         if vocabulary.case_fields:  # values the vocabulary declares as the case's own, set by a form or a service
-            current = session.scalar(select(Case.fields).where(Case.id == case_id)) or {}
             fields = case_fields_set(vocabulary, {**(completed_data or {}), **advance.data}, current)
             if fields != current:
                 changes["fields"] = fields
-        if changes:  # one UPDATE, without loading the case: completing a task stays cheap
-            session.execute(update(Case).where(Case.id == case_id).values(**changes),
-                            execution_options={"synchronize_session": False})
-            loaded = session.identity_map.get(session.identity_key(Case, case_id))
-            if loaded is not None:
-                session.expire(loaded, list(changes))
-        stage, status = session.execute(select(Case.stage, Case.status).where(Case.id == case_id)).one()
-        completion = Completion(case_id=case_id, stage=stage, status=status, next_tasks=list(advance.ready))
+        for name, value in changes.items():  # written with the rest at commit
+            setattr(case, name, value)
+        completion = Completion(case_id=case_id, stage=changes.get("stage", stage), status=status,
+                                next_tasks=list(advance.ready))
         if before_commit is not None:
             before_commit(completion)
     return completion
+
+
+#: Built once, with a parameter (SQLAlchemy then neither rebuilds nor re-keys it on every completion).
+_CASE_WITH_HOUSEHOLD = (select(Case).where(Case.id == bindparam("case_id"))
+                        .options(joinedload(Case.household).options(lazyload(Household.members)),
+                                 lazyload(Case.directorate))  # the actor's: already in the session
+                        .execution_options(populate_existing=True))
+
+
+def _case_under_lock(session: Session, case_id: int) -> Case:
+    """A task's case read under its instance lock, with its household (not the members) that operations read.
+
+    Always read from the database: a copy this session read before the lock may be out of date.
+    """
+    case = session.execute(_CASE_WITH_HOUSEHOLD, {"case_id": case_id}).scalar_one_or_none()
+    if case is None:
+        raise NotFoundForActor(str(case_id))
+    return case
 
 
 def _case_of(session: Session, record: TaskRecord) -> Case:

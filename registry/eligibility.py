@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import hashlib
 import io
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -176,12 +178,18 @@ class Measure:
     _category_base: dict[str, Any] = field(repr=False)
     _category_tests: tuple[tuple[Callable[[Mapping[str, Any]], Any], str], ...] = field(repr=False)
     _score_cache: dict[int, tuple[Fraction, str, float, bool]] = field(repr=False, default_factory=dict)
+    #: (left out, counted) per indicator → applied weights (exact, float, text) and the score (``_reweighted``).
+    _reweight_cache: dict[tuple[tuple[bool, ...], tuple[bool, ...]],
+                          tuple[tuple[tuple[Fraction, float, str], ...], Fraction]] = field(
+        repr=False, default_factory=dict)
     #: Above this share of the measure's weight unknown, the category table answers "incomplete".
     max_unknown_weight: Fraction = Fraction(1)
     #: The price index the lines follow (None: the lines do not read price_factor), and the compiled lines.
     prices: price_index.PriceIndex | None = field(repr=False, default=None)
     _line_programs: tuple[Callable[[Mapping[str, Any]], Any], ...] = field(repr=False, default=())
     _lines_cache: dict[dt.date, Lines] = field(repr=False, default_factory=dict)
+    #: Only member values read the scoring date (``as_of`` is named nowhere else in the measure's file).
+    _date_in_member_values_only: bool = field(repr=False, default=False)
 
     def lines_on(self, as_of: dt.date) -> Lines:
         """The money poverty lines at the prices of the month of ``as_of`` (see price_index.csv)."""
@@ -308,6 +316,13 @@ class Scoring:
             "price_month": self.price_month,
             "price_factor": self.price_factor,
         }
+
+
+def rule_words(measure: Measure) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
+    """Per indicator key, what every scoring's row of it repeats from the rule files (dimension, labels,
+    cut-off, unit, the weight as written: the row's fixed part, as JSON reads it back), and its dimension's label."""
+    return {str(step.row["key"]): (_jsonable(step.row), _jsonable(measure.dimensions[step.dimension_index].label))
+            for step in measure._steps}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -573,6 +588,7 @@ class _MeasureLoader:
             max_unknown_weight=base["max_unknown_weight"],
             prices=prices,
             _line_programs=tuple(self.line_programs),
+            _date_in_member_values_only=not _names_the_date({k: v for k, v in raw.items() if k != "member_values"}),
         )
 
     def load_category_labels(self, raw: Any) -> dict[str, dict[str, str]]:
@@ -962,6 +978,26 @@ def _names(text: str) -> set[str]:
         return set()
 
 
+@functools.lru_cache(maxsize=512)
+def _condition_names(text: str) -> frozenset[str]:
+    """``_names`` of a category rule, parsed once: every stored score explains its category with them."""
+    return frozenset(_names(text))
+
+
+def _names_the_date(raw: Any) -> bool:
+    """Whether ``as_of`` appears in any key or text of ``raw`` (labels too: a false alarm only costs time)."""
+    if isinstance(raw, str):
+        return _DATE_NAME.search(raw) is not None
+    if isinstance(raw, Mapping):
+        return any(_names_the_date(key) or _names_the_date(value) for key, value in raw.items())
+    if isinstance(raw, list | tuple):
+        return any(_names_the_date(item) for item in raw)
+    return False
+
+
+_DATE_NAME = re.compile(r"\bas_of\b")
+
+
 def _member_names(text: str) -> set[str]:
     """Member fields an expression reads: names in per-member conditions and count(members, "field")."""
     try:
@@ -1260,6 +1296,25 @@ def _reweighted(measure: Measure, rows: list[dict[str, Any]], excluded: list[boo
     with nothing known shares its weight among the other dimensions the same way. Sets each row's applied
     weight (0 when left out); the score is the sum of the applied weights of the indicators that count.
     """
+    # Few households differ in which indicators are left out and which count: exact arithmetic once per pattern.
+    key = (tuple(excluded), tuple(row["counted"] for row in rows))
+    found = measure._reweight_cache.get(key)
+    if found is None:
+        weights = _applied_weights(measure, key[0])
+        score = sum((weight for (weight, _f, _s), counted in zip(weights, key[1], strict=True) if counted),
+                    Fraction(0))
+        found = (weights, score)
+        if len(measure._reweight_cache) < 4096:
+            measure._reweight_cache[key] = found
+    weights, score = found
+    for (_weight, as_float, as_text), row in zip(weights, rows, strict=True):
+        row["weight"] = as_float
+        row["weight_exact"] = as_text
+    return score
+
+
+def _applied_weights(measure: Measure, excluded: tuple[bool, ...]) -> tuple[tuple[Fraction, float, str], ...]:
+    """Each indicator's applied weight when those of ``excluded`` are left out (see ``_reweighted``)."""
     steps = measure._steps
     known_share = [Fraction(0)] * len(measure.dimensions)
     for step, left_out in zip(steps, excluded, strict=True):
@@ -1267,24 +1322,64 @@ def _reweighted(measure: Measure, rows: list[dict[str, Any]], excluded: list[boo
             known_share[step.dimension_index] += step.share
     known_total = sum((dim.weight for dim, share in zip(measure.dimensions, known_share, strict=True) if share),
                       Fraction(0))
-    score = Fraction(0)
-    for step, left_out, row in zip(steps, excluded, rows, strict=True):
+    weights = []
+    for step, left_out in zip(steps, excluded, strict=True):
         share = known_share[step.dimension_index]
         if left_out or not share or not known_total:
             weight = Fraction(0)
         else:
             weight = measure.dimensions[step.dimension_index].weight * step.share / share / known_total
-        row["weight"] = float(weight)
-        row["weight_exact"] = str(weight)
-        if row["counted"]:
-            score += weight
-    return score
+        weights.append((weight, float(weight), str(weight)))
+    return tuple(weights)
 
 
 def score_household(measure: Measure, data: Mapping[str, Any], *, as_of: dt.date) -> Scoring:
     """Score one household's registration data (field names of forms/registration.yaml) on ``as_of``."""
     day = _as_date(as_of)
     return _score(measure, data, day, day.isoformat())
+
+
+def same_results_on(measure: Measure, data: Mapping[str, Any], day: dt.date, other_day: dt.date) -> bool:
+    """True when scoring ``data`` on either day surely gives the same results, found without scoring it twice.
+
+    First, cheaply: only member values read the date, the money lines are the same on both days and every
+    member's values come out the same. Else, worked out on both days, the values the scoring reads after its
+    programs (every name but the date and the members) and the lines are the same. False means they differ.
+    """
+    lines_alike = measure.lines_on(day) == measure.lines_on(other_day)
+    try:
+        if lines_alike and measure._date_in_member_values_only and _members_alike(measure, data, day, other_day):
+            return True
+        if not lines_alike:
+            return False
+        worked_out = []
+        for as_of in (day, other_day):
+            namespace = _namespace(measure, data, as_of)
+            measure._indicator_program(namespace)
+            del namespace["as_of"], namespace["members"]
+            worked_out.append(namespace)
+    except Exception:  # noqa: BLE001 (whatever the full scoring makes of such data, it is not "surely the same")
+        return False
+    return worked_out[0] == worked_out[1]
+
+
+def _members_alike(measure: Measure, data: Mapping[str, Any], day: dt.date, other_day: dt.date) -> bool:
+    base = dict(measure.parameters)
+    program = measure._member_program
+    for member in data.get("members") or ():
+        if not (type(member) is dict or isinstance(member, Mapping)):
+            continue
+        records = []
+        for as_of in (day, other_day):
+            record = dict(member)
+            record.update(base)
+            record["as_of"] = as_of
+            program(record)
+            record.pop("as_of")
+            records.append(record)
+        if records[0] != records[1]:
+            return False
+    return True
 
 
 def score_many(measure: Measure, households: Iterable[Mapping[str, Any]], *,
@@ -1340,7 +1435,7 @@ def category_reason(measure: Measure, *, score: Fraction | str, income_per_ae: f
         facts.append("income_below_poverty_line")
     else:
         facts.append("income_at_or_above_poverty_line")
-    tested = [name for name in _HOUSEHOLD_CATEGORY_INPUTS if name in _names(rule.condition)]
+    tested = [name for name in _HOUSEHOLD_CATEGORY_INPUTS if name in _condition_names(rule.condition)]
     return {
         "code": rule.rule_id,
         "rule": rule.row,

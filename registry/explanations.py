@@ -183,7 +183,9 @@ def explain(score: EligibilityScore, *, lang: str, measure: eligibility.Measure 
             key=key, dimension=str(row.get("dimension") or ""),
             dimension_label=_pick(row.get("dimension_label") or dimensions.get(str(row.get("dimension"))), lang)
             or str(row.get("dimension") or ""),
-            label=_pick(row.get("label"), lang), cutoff=_pick(row.get("cutoff"), lang), value=shown,
+            # A row without words is a compact one whose rule version's files the database lacks: today's words.
+            label=_pick(row.get("label") or (rules_row.label if rules_row is not None else None), lang),
+            cutoff=_pick(row.get("cutoff") or (rules_row.cutoff if rules_row is not None else None), lang), value=shown,
             unit="" if isinstance(shown, bool) else _pick(unit_words, lang),
             weight=str(row.get("weight_exact") or _fraction_text(row.get("weight"))), status=status, reason=reason))
     category_words = measure.category_labels.get(score.category) if measure is not None else None

@@ -116,6 +116,8 @@ class StaffSession(Base):
 
 class Household(Base):
     __tablename__ = "households"
+    # A task row's locality (the inbox's filter and counts) without reading the household's wide row.
+    __table_args__ = (Index("ix_households_locality", "id", postgresql_include=["locality"]),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     directorate_id: Mapped[int] = mapped_column(ForeignKey("directorates.id"), index=True)
@@ -159,6 +161,14 @@ class Person(Base):
         Index("ix_persons_household_head", "household_id", postgresql_include=["name_search", "national_id"],
               sqlite_where=text("relation = 'head' AND active = 1"),
               postgresql_where=text("relation = 'head' AND active")),
+        # Name search (registry.households.name_conditions): on PostgreSQL a trigram index of the active
+        # people (migration 0029) serves LIKE '%x%' for every word typed; on SQLite it is a plain index.
+        Index("ix_persons_name_search", "name_search", postgresql_using="gin",
+              postgresql_ops={"name_search": "gin_trgm_ops"}, postgresql_where=text("active")),
+        # The same for heads alone, which the inbox searches: a common first name reads its heads only.
+        Index("ix_persons_head_name_search", "name_search", postgresql_using="gin",
+              postgresql_ops={"name_search": "gin_trgm_ops"}, postgresql_where=text("relation = 'head' AND active"),
+              sqlite_where=text("relation = 'head' AND active = 1")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,7 +177,7 @@ class Person(Base):
     national_id: Mapped[str] = mapped_column(String(9), index=True)
     name_ar: Mapped[str] = mapped_column(String(150))
     name_latin: Mapped[str | None] = mapped_column(String(150))
-    name_search: Mapped[str] = mapped_column(String(300), index=True)
+    name_search: Mapped[str] = mapped_column(String(300))
     relation: Mapped[str] = mapped_column(String(20))
     sex: Mapped[str] = mapped_column(String(8))
     birth_date: Mapped[dt.date | None]
@@ -194,8 +204,16 @@ class CaseStatus(enum.StrEnum):
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
-        Index("ix_cases_directorate_status", "directorate_id", "status"),
+        # With the household and the id: the waiting list's open cases of a directorate from the index alone.
+        Index("ix_cases_directorate_status", "directorate_id", "status", postgresql_include=["household_id", "id"]),
         Index("ix_cases_directorate_recent", "directorate_id", "id"),
+        # The inbox joins the directorate's cases to its tasks from this index alone (PostgreSQL).
+        Index("ix_cases_directorate_instance", "directorate_id", "instance_id",
+              postgresql_include=["household_id", "id"]),
+        # The inbox's search by reference in a directorate: a prefix LIKE, which PostgreSQL serves only from
+        # a pattern-ops index, or a case number's suffix, read from the index alone.
+        Index("ix_cases_directorate_reference", "directorate_id", "reference",
+              postgresql_ops={"reference": "varchar_pattern_ops"}, postgresql_include=["id"]),
         # One open request per applicant, even when two registrations race.
         Index("uq_cases_open_applicant", "applicant_national_id", unique=True,
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
@@ -236,6 +254,8 @@ class EligibilityScore(Base):
         Index("ix_eligibility_scores_household_latest", "household_id", "id"),
         # The latest score of a household from the index alone: the inbox sorts thousands of tasks by it.
         Index("ix_eligibility_scores_household_score", "household_id", "id", "score"),
+        # The scores of eligible categories, ids and all (the waiting list hashes them from the index alone).
+        Index("ix_eligibility_scores_category_id", "category", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -247,7 +267,7 @@ class EligibilityScore(Base):
     indicators: Mapped[list[Any]]
     score: Mapped[float]
     score_exact: Mapped[str] = mapped_column(String(40))
-    category: Mapped[str] = mapped_column(String(20), index=True)
+    category: Mapped[str] = mapped_column(String(20))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -286,6 +306,8 @@ class WaitingPriority(Base):
     as_of: Mapped[dt.date] = mapped_column(primary_key=True, index=True)
     rule_version: Mapped[str] = mapped_column(String(120), primary_key=True)
     sort_key: Mapped[list[Any]]
+    #: The key as text that sorts as the key does (registry.households.rank_text): the database orders the list.
+    rank: Mapped[str] = mapped_column(String(400))
 
 
 class Document(Base):

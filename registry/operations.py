@@ -10,15 +10,16 @@ import csv
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.catalog import OperationContext, register_choice_provider, register_form_check, register_operation
 from registry import eligibility, scores
 from registry.audit import record_event
+from registry.interop import events as interop_events
 from registry.models import (
     Case,
     CaseStatus,
@@ -81,6 +82,7 @@ def save_household(context: OperationContext) -> dict[str, Any]:
         case.household_id = returning_household(session, head_national_id=data.get("head_national_id"),
                                                 case_id=case.id)
     household = session.get(Household, case.household_id) if case.household_id else None
+    registered = household is None
     if household is None:
         household = Household(directorate_id=case.directorate_id, governorate_code=data["governorate"],
                               locality=data["locality"], created_at=context.now)
@@ -98,7 +100,9 @@ def save_household(context: OperationContext) -> dict[str, Any]:
     household.consent_at = context.now if household.consent_data_exchange else None
     household.updated_at = context.now
     session.flush()
+    members_before: set[str] = set()
     for old in session.scalars(select(Person).where(Person.household_id == household.id, Person.active)):
+        members_before.add(old.national_id)
         old.active = False
     session.flush()
     persons = []
@@ -107,6 +111,8 @@ def save_household(context: OperationContext) -> dict[str, Any]:
         persons.append(Person(household_id=household.id, position=position, active=True,
                               name_search=search_key(f"{values['name_ar']} {values['name_latin'] or ''}"), **values))
     session.add_all(persons)
+    interop_events.household_saved(session, household_id=household.id, registered=registered, at=context.now,
+                                   members_before=members_before, members_now=[p.national_id for p in persons])
     case.household_id = household.id
     case.applicant_national_id = data.get("head_national_id")
     from registry.online.services import link_household  # the applicant's portal account, for online applications
@@ -161,46 +167,29 @@ def store_score(session: Session, *, household_id: int, case_id: int | None, dir
     measure = eligibility.load_measure(rules_dir or DATA_DIR.parent / "rules")
     scoring = eligibility.score_household(measure, data, as_of=local_date(now))
     scores.keep_rule_version(session, measure, now=now)
-    session.add(EligibilityScore(**score_row(measure, scoring, household_id=household_id, case_id=case_id,
-                                             directorate_id=directorate_id, actor_id=actor_id, now=now,
-                                             previous=scores.latest_score(session, household_id))))
+    previous = scores.latest_score(session, household_id)
+    session.add(EligibilityScore(**scores.score_row(measure, scoring, household_id=household_id, case_id=case_id,
+                                                    directorate_id=directorate_id, actor_id=actor_id, now=now,
+                                                    previous=previous)))
+    if previous is not None:
+        interop_events.categories_changed(session, [(household_id, previous.category, scoring.category)], at=now)
     session.flush()
     return scoring
 
 
-def score_row(measure: eligibility.Measure, scoring: eligibility.Scoring, *, household_id: int,
-              case_id: int | None, directorate_id: int, actor_id: int | None, now: dt.datetime,
-              previous: EligibilityScore | None) -> dict[str, Any]:
-    """The stored form of one scoring; each indicator carries its dimension's label, so the
-    explanation reads the same later, whatever the rule files say by then.
-
-    ``previous`` is the household's latest score before this one: the row says what changed since it.
-    The measure's rule version must be kept (``scores.keep_rule_version``) in the same transaction.
-    """
-    dimension_labels = {d.key: dict(d.label) for d in measure.dimensions}
-    indicators = [{**i, "dimension_label": dimension_labels.get(i["dimension"])} for i in scoring.indicators]
-    details = {k: v for k, v in scoring.to_dict().items() if k not in ("indicators", "inputs")}
-    # The category table compared the unrounded income (a household value); the reason must match it.
-    income = scoring.household_values.get("income_per_ae", scoring.income_per_ae)
-    details["category_reason"] = eligibility.category_reason(measure, score=scoring.score_exact,
-                                                             income_per_ae=income)
-    return {"household_id": household_id, "case_id": case_id, "directorate_id": directorate_id,
-            "rule_version": scoring.rule_version, "inputs": scoring.inputs, "indicators": indicators,
-            "score": scoring.score, "score_exact": scoring.score_exact, "category": scoring.category,
-            # The rest of the scoring (lines, cut-offs, counts); indicators and inputs have columns of their own.
-            "details": details, "created_at": now, "created_by_id": actor_id,
-            "previous_score_id": previous.id if previous is not None else None,
-            "reasons": scores.change_reasons(measure, scoring, previous)}
+#: A request is appended and not read back as an object in its step: a plain insert, as audit events are.
+_ADD_DOCUMENT_REQUEST = insert(cast(Table, DocumentRequest.__table__))
 
 
 def request_documents(context: OperationContext, missing: Any = None, note: Any = None) -> dict[str, Any]:
     case_id = int(context.business_key)
-    request = DocumentRequest(case_id=case_id, missing=list(missing or []), note=note,
-                              requested_by_id=context.actor_id, requested_at=context.now)
-    context.session.add(request)
+    requested = list(missing or [])
+    context.session.execute(_ADD_DOCUMENT_REQUEST, [{"case_id": case_id, "missing": requested, "note": note,
+                                                     "requested_by_id": context.actor_id,
+                                                     "requested_at": context.now}])
     record_event(context.session, actor_id=context.actor_id, case_id=case_id, action="documents_requested",
-                 at=context.now, details={"missing": request.missing, "note": note})
-    return {"missing": request.missing, "requested_at": context.now.isoformat()}
+                 at=context.now, details={"missing": requested, "note": note})
+    return {"missing": requested, "requested_at": context.now.isoformat()}
 
 
 def assign_case_manager(context: OperationContext, preferred: Any = None) -> int:

@@ -30,6 +30,34 @@ PROCESSES = ("case_management", "complaints", "update_visit", "referral")
 EDITORS = (Role.ANALYST.value,)
 
 
+@dataclass(frozen=True)
+class VersionKey:
+    """Which version of a process is the latest deployed: enough to find its files and words in a cache."""
+
+    id: int
+    content_hash: str
+
+
+def latest_version_key(session: Session, process_id: str) -> VersionKey | None:
+    """The latest deployed version's id and content hash (None before any deployment).
+
+    One small query, asked once per request, so every server sees a new deployment at once; what a version
+    holds never changes, so anything worked out from it can be cached by its content hash.
+    """
+    row = session.execute(select(ProcessVersion.id, ProcessVersion.content_hash)
+                          .where(ProcessVersion.process_id == process_id)
+                          .order_by(ProcessVersion.version.desc()).limit(1)).first()
+    return VersionKey(id=row.id, content_hash=row.content_hash) if row is not None else None
+
+
+def deployed_library_of(session: Session, template: Library, key: VersionKey | None) -> Library:
+    """The files of the version ``key`` names (the working files when none is deployed)."""
+    if key is None:
+        return template
+    return deployments.library_for_hash(template, key.content_hash,
+                                        lambda: session.get_one(ProcessVersion, key.id))
+
+
 def _may_edit(actor: User | None) -> None:
     if actor is not None and actor.role not in EDITORS:
         raise NotPermitted("only process analysts change processes")

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, event, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, QueryContext, Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.errors import NotFoundForActor
 from registry import eligibility
@@ -83,6 +84,105 @@ def stored_measure(session: Session, label: str) -> eligibility.Measure:
     return measure
 
 
+# --- the stored form of an indicator row ---------------------------------------------------------
+
+#: What an indicator row repeats of its rule version's files: the rules' words (three quarters of a score's
+#: bytes, the same in every score), its dimension and the weight as written. A stored row leaves them out;
+#: reading a score puts them back from the ``rule_versions`` copy of the files.
+_FROM_RULES = frozenset(("dimension", "label", "cutoff", "rule_weight_exact", "counts_when", "unit",
+                         "dimension_label"))
+
+
+#: The size of a scoring's row with nothing to add (``eligibility._score``): the rules' part, then value,
+#: deprived, counted and unknown.
+_PLAIN_ROW_SIZE = len(_FROM_RULES - {"dimension_label"}) + len(("key", "weight", "weight_exact")) + 4
+
+
+def stored_indicators(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A scoring's indicator rows as a score stores them: the household's results (key, value, deprived,
+    counted, unknown and why), and the weight only where unknown indicators made the applied one differ."""
+    from_rules = _FROM_RULES
+    stored = []
+    for row in rows:
+        if len(row) == _PLAIN_ROW_SIZE and row["weight_exact"] == row["rule_weight_exact"]:
+            # Most rows: decided and counted as answered, at the weight written (a literal is the fast way).
+            stored.append({"key": row["key"], "value": row["value"], "deprived": row["deprived"],
+                           "counted": row["counted"], "unknown": row["unknown"]})
+            continue
+        kept = {name: value for name, value in row.items() if name not in from_rules}
+        if row.get("weight_exact") == row.get("rule_weight_exact"):
+            del kept["weight"], kept["weight_exact"]
+        stored.append(kept)
+    return stored
+
+
+#: Per rule version label, its words per indicator (``eligibility.rule_words``): a label names its files'
+#: contents, so what one database stores under it holds in every database and never goes stale.
+_RULE_WORDS: dict[str, dict[str, tuple[dict[str, Any], dict[str, str]]]] = {}
+
+
+def _rule_words(connection: Connection, label: str) -> dict[str, tuple[dict[str, Any], dict[str, str]]] | None:
+    words = _RULE_WORDS.get(label)
+    if words is None:
+        files = connection.scalar(select(RuleVersion.files).where(RuleVersion.label == label))
+        try:
+            measure = eligibility.load_stored_measure(label, files) if files is not None else None
+        except eligibility.RuleFileInvalid:
+            measure = None
+        if measure is None or measure.rule_version != label:
+            return None  # not stored, or not the files that scored: the rows stay as stored
+        words = _RULE_WORDS[label] = eligibility.rule_words(measure)
+    return words
+
+
+def labelled_indicators(rows: list[Any], words: Mapping[str, tuple[dict[str, Any], dict[str, str]]]
+                        ) -> list[Any]:
+    """Stored indicator rows with the rules' words put back, as the scoring wrote them (shared: do not mutate).
+
+    A row stored with its words (scores stored before revision 0031) is kept as it is.
+    """
+    labelled = []
+    for row in rows:
+        found = words.get(str(row.get("key"))) if isinstance(row, dict) and "label" not in row else None
+        if found is None:
+            labelled.append(row)
+            continue
+        fixed, dimension_label = found
+        full = fixed.copy()
+        full.update(row)
+        full["dimension_label"] = dimension_label
+        labelled.append(full)
+    return labelled
+
+
+def _put_words_back(score: EligibilityScore, connection: Connection) -> None:
+    rows = score.__dict__.get("indicators")
+    if not rows or not isinstance(rows[0], dict) or "label" in rows[0] or "rule_version" not in score.__dict__:
+        return
+    words = _rule_words(connection, score.rule_version)
+    if words is not None:
+        set_committed_value(score, "indicators", labelled_indicators(rows, words))
+
+
+# Every reader of a score (pages, API, comparison, letter, exports) sees its indicators with their words,
+# whether the score was stored with them or not: they are put back once, when the score is loaded or written.
+@event.listens_for(EligibilityScore, "load")
+def _labelled_on_load(score: EligibilityScore, context: QueryContext) -> None:
+    _put_words_back(score, context.session.connection())
+
+
+@event.listens_for(EligibilityScore, "refresh")
+def _labelled_on_refresh(score: EligibilityScore, context: QueryContext, names: Collection[str] | None) -> None:
+    if names is None or "indicators" in names:
+        _put_words_back(score, context.session.connection())
+
+
+@event.listens_for(EligibilityScore, "after_insert")
+def _labelled_after_insert(_mapper: Mapper[EligibilityScore], connection: Connection,
+                           score: EligibilityScore) -> None:
+    _put_words_back(score, connection)
+
+
 # --- why a score was made ------------------------------------------------------------------------
 
 def _plain(value: Any) -> Any:
@@ -95,8 +195,41 @@ def _outcome(scoring: eligibility.Scoring) -> Any:
     return _plain({k: v for k, v in scoring.to_dict().items() if k not in ("as_of", "rule_version", "inputs")})
 
 
+#: The fields of a scoring that ``_outcome`` keeps: what it decided.
+_DECIDED = tuple(f.name for f in fields(eligibility.Scoring) if f.name not in ("as_of", "rule_version", "inputs"))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``_plain(a) == _plain(b)``, mostly without the JSON round trip: values equal as they are also
+    read back equal (keys are texts on both sides), so only unequal ones are compared the slow way."""
+    return a == b or _plain(a) == _plain(b)
+
+
+def _same_outcome(a: eligibility.Scoring, b: eligibility.Scoring) -> bool:
+    if all(getattr(a, name) == getattr(b, name) for name in _DECIDED):
+        return True
+    return bool(_outcome(a) == _outcome(b))
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreBefore:
+    """What the reasons of a new score read of the household's score before it (no indicators needed)."""
+
+    id: int
+    rule_version: str
+    inputs: Mapping[str, Any]
+    #: The date it was scored on (None: stored before scores kept it).
+    as_of: str | None
+    category: str
+
+    @classmethod
+    def of(cls, score: EligibilityScore) -> ScoreBefore:
+        return cls(id=score.id, rule_version=score.rule_version, inputs=score.inputs or {},
+                   as_of=(score.details or {}).get("as_of"), category=score.category)
+
+
 def change_reasons(measure: eligibility.Measure, scoring: eligibility.Scoring,
-                   previous: EligibilityScore | None) -> list[str]:
+                   previous: EligibilityScore | ScoreBefore | None) -> list[str]:
     """What changed since ``previous``: the rules, the household's data, the date (only when it matters).
 
     Time is judged with the new rules and data, scored again on the earlier date: if that gives other
@@ -104,22 +237,93 @@ def change_reasons(measure: eligibility.Measure, scoring: eligibility.Scoring,
     """
     if previous is None:
         return [ChangeReason.FIRST_SCORE.value]
+    before = previous if isinstance(previous, ScoreBefore) else ScoreBefore.of(previous)
     reasons = []
-    if previous.rule_version != scoring.rule_version:
+    if before.rule_version != scoring.rule_version:
         reasons.append(ChangeReason.RULES_CHANGED.value)
-    if _plain(previous.inputs) != _plain(scoring.inputs):
+    if not _same(before.inputs, scoring.inputs):
         reasons.append(ChangeReason.DATA_CHANGED.value)
-    earlier = (previous.details or {}).get("as_of")
+    earlier = before.as_of
     if earlier and earlier != scoring.as_of:
-        then = eligibility.score_household(measure, scoring.inputs, as_of=dt.date.fromisoformat(earlier))
-        if _outcome(then) != _outcome(scoring):
-            reasons.append(ChangeReason.TIME_PASSED.value)
+        then_day = dt.date.fromisoformat(earlier)
+        # Most households' results cannot differ by date (no member's age crossed a line): known cheaply.
+        if not eligibility.same_results_on(measure, scoring.inputs, then_day, dt.date.fromisoformat(scoring.as_of)):
+            then = eligibility.score_household(measure, scoring.inputs, as_of=then_day)
+            if not _same_outcome(then, scoring):
+                reasons.append(ChangeReason.TIME_PASSED.value)
     return reasons or [ChangeReason.UNCHANGED.value]
+
+
+def scores_before(session: Session, household_ids: Collection[int]) -> dict[int, ScoreBefore]:
+    """Each household's latest score, only the columns its reasons read, in one query (bulk re-scoring)."""
+    if not household_ids:
+        return {}
+    newest = (select(func.max(EligibilityScore.id)).where(EligibilityScore.household_id.in_(household_ids))
+              .group_by(EligibilityScore.household_id))
+    # A Core query fetched at once: the ORM's and row-by-row fetching's costs per row are not worth paying here.
+    rows = session.connection().execute(select(
+        EligibilityScore.id, EligibilityScore.household_id, EligibilityScore.rule_version, EligibilityScore.inputs,
+        EligibilityScore.details["as_of"].as_string(), EligibilityScore.category,
+    ).where(EligibilityScore.id.in_(newest.scalar_subquery()))).all()
+    return {household_id: ScoreBefore(id=score_id, rule_version=rule_version, inputs=inputs or {}, as_of=as_of,
+                                      category=category)
+            for score_id, household_id, rule_version, inputs, as_of, category in rows}
 
 
 def latest_score(session: Session, household_id: int) -> EligibilityScore | None:
     return session.scalars(select(EligibilityScore).where(EligibilityScore.household_id == household_id)
                            .order_by(EligibilityScore.id.desc()).limit(1)).first()
+
+
+def score_row(measure: eligibility.Measure, scoring: eligibility.Scoring, *, household_id: int,
+              case_id: int | None, directorate_id: int, actor_id: int | None, now: dt.datetime,
+              previous: EligibilityScore | ScoreBefore | None) -> dict[str, Any]:
+    """The stored form of one scoring: the household's results without the rules' words, which the
+    ``rule_versions`` copy of the version's files keeps (so the explanation reads the same later).
+
+    ``previous`` is the household's latest score before this one: the row says what changed since it.
+    The measure's rule version must be kept (``keep_rule_version``) in the same transaction.
+    """
+    details = scoring.to_dict()
+    del details["indicators"], details["inputs"]
+    # The category table compared the unrounded income (a household value); the reason must match it.
+    income = scoring.household_values.get("income_per_ae", scoring.income_per_ae)
+    details["category_reason"] = eligibility.category_reason(measure, score=scoring.score_exact,
+                                                             income_per_ae=income)
+    return {"household_id": household_id, "case_id": case_id, "directorate_id": directorate_id,
+            "rule_version": scoring.rule_version, "inputs": scoring.inputs,
+            "indicators": stored_indicators(scoring.indicators),
+            "score": scoring.score, "score_exact": scoring.score_exact, "category": scoring.category,
+            # The rest of the scoring (lines, cut-offs, counts); indicators and inputs have columns of their own.
+            "details": details, "created_at": now, "created_by_id": actor_id,
+            "previous_score_id": previous.id if previous is not None else None,
+            "reasons": change_reasons(measure, scoring, previous)}
+
+
+#: The columns a new score is written with (its id comes from the table).
+_SCORE_COLUMNS = ("household_id", "case_id", "directorate_id", "rule_version", "inputs", "indicators", "score",
+                  "score_exact", "category", "details", "created_at", "created_by_id", "previous_score_id", "reasons")
+_JSON_COLUMNS = frozenset(("inputs", "indicators", "details", "reasons"))
+
+
+def insert_scores(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write many new scores (``score_row`` dicts) in the session's transaction; only flushes.
+
+    PostgreSQL: one COPY, the JSON written as UTF-8 text (a score is ~15 KB of JSON, most of it Arabic and
+    English labels: ``\\u`` escapes would double what the server parses). Elsewhere: one executemany.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(EligibilityScore), rows)
+        return
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY eligibility_scores ({', '.join(_SCORE_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([dumps(row[name]) if name in _JSON_COLUMNS else row[name] for name in _SCORE_COLUMNS])
+    cursor.close()
 
 
 # --- recomputing ---------------------------------------------------------------------------------

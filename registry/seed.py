@@ -149,6 +149,9 @@ def seed_demo(session: Session, *, library: Library, progress: Callable[[str], N
     from registry.referrals.seed import seed_partners
 
     seed_partners(session)
+    from registry.interop.seed import seed_clients
+
+    seed_clients(session, now=utcnow())  # partner systems of the SPDCI API; commits
     seed_citizen(session, now=utcnow())
     session.commit()
     progress("directorates, demo users and the demo citizen: ready")

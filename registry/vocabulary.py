@@ -7,15 +7,17 @@ registry keeps no table of them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from engine.deployments import latest_version
 from engine.library import Library
 from engine.models import ProcessVersion
 from engine.vocabulary import CaseField, Vocabulary, load_vocabulary, vocabulary_from_sources
+
+if TYPE_CHECKING:
+    from registry.process_catalogue import VersionKey
 
 #: Each deployed version's vocabulary, by the version's content hash (a deployed version never changes).
 _OF_VERSION: dict[str, Vocabulary] = {}
@@ -23,21 +25,38 @@ _OF_VERSION: dict[str, Vocabulary] = {}
 
 def version_vocabulary(version: ProcessVersion, library: Library) -> Vocabulary:
     """The vocabulary deployed with ``version``; versions deployed before it existed read the working file."""
-    found = _OF_VERSION.get(version.content_hash)
+    return vocabulary_for_hash(version.content_hash, lambda: version, library)
+
+
+def vocabulary_for_hash(content_hash: str, load: Callable[[], ProcessVersion], library: Library) -> Vocabulary:
+    """The vocabulary of the version with ``content_hash``; ``load`` (the version row) is called only on a miss."""
+    found = _OF_VERSION.get(content_hash)
     if found is None:
-        stored = vocabulary_from_sources(version.sources or {})
+        stored = vocabulary_from_sources(load().sources or {})
         if stored is None:
             return load_vocabulary(library.processes_dir)
-        found = _OF_VERSION.setdefault(version.content_hash, stored)
+        found = _OF_VERSION.setdefault(content_hash, stored)
     return found
+
+
+def has_own_vocabulary(content_hash: str) -> bool:
+    """Whether the version with ``content_hash`` was read and carries its own words (older ones read the working
+    file, which may change): only then may what is worked out from its words be kept by its hash."""
+    return content_hash in _OF_VERSION
 
 
 def current_vocabulary(session: Session, library: Library, process_id: str) -> Vocabulary:
     """The words pages use: those of the latest deployed version of ``process_id`` (the files before any)."""
-    latest = latest_version(session, process_id)
-    if latest is None:
+    from registry.process_catalogue import latest_version_key
+
+    return vocabulary_of_key(session, library, latest_version_key(session, process_id))
+
+
+def vocabulary_of_key(session: Session, library: Library, key: VersionKey | None) -> Vocabulary:
+    """The words of the version ``key`` names (the working files when none is deployed); read once per version."""
+    if key is None:
         return load_vocabulary(library.processes_dir)
-    return version_vocabulary(latest, library)
+    return vocabulary_for_hash(key.content_hash, lambda: session.get_one(ProcessVersion, key.id), library)
 
 
 def _stored(case_field: CaseField, value: Any) -> Any:

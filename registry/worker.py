@@ -16,12 +16,18 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import timers
+from engine.deployments import current_library
 from engine.library import Library
 from engine.models import Timer, TimerState
 from registry.audit import record_event
 from registry.household_waits import sweep_household_waits
+from registry.households import rank_waiting_lists
+from registry.interop import delivery as interop_delivery
+from registry.interop import services as interop_services
 from registry.models import Case
 from registry.notifications import NotifySettings, deliver_due
+from registry.operations import local_date
+from registry.process_catalogue import PROCESSES
 from registry.vocabulary import case_fields_set, version_vocabulary
 
 SessionFactory = Callable[[], Session]
@@ -60,6 +66,11 @@ class WorkReport:
     #: Households reminded that their date passed, and waits ended because the grace passed too.
     household_reminded: int = 0
     household_missed: int = 0
+    #: Partner systems' callbacks and notifications posted (registry.interop.delivery), and those that failed.
+    interop_delivered: int = 0
+    interop_failed: int = 0
+    #: Waiting-list sort keys worked out for today (the first pass of a day works out every directorate's).
+    waiting_keys: int = 0
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -67,7 +78,8 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def run_once(session_factory: SessionFactory, *, now: dt.datetime, library: Library, limit: int = 100,
-             notify_settings: NotifySettings | None = None) -> WorkReport:
+             notify_settings: NotifySettings | None = None,
+             interop_settings: interop_services.Settings | None = None) -> WorkReport:
     """Fire the timers due at ``now`` (at most ``limit``), each in its own transaction, then deliver due messages.
 
     A timer that fails is rolled back, its failure recorded on it (attempts, error, when to retry) and on
@@ -88,7 +100,10 @@ def run_once(session_factory: SessionFactory, *, now: dt.datetime, library: Libr
     finally:
         session.close()
     report.household_reminded, report.household_missed = waits.reminded, waits.missed
+    report.waiting_keys = _rank_waiting_lists(session_factory, now=now, library=library)
     report.delivered = _deliver_messages(session_factory, now=now, settings=notify_settings)
+    interop = interop_delivery.run(session_factory, now=now, settings=interop_settings)
+    report.interop_delivered, report.interop_failed = interop.delivered, interop.failed
     return report
 
 
@@ -159,6 +174,16 @@ def _record_failure(session: Session, *, timer_id: int, reason: str, now: dt.dat
         raise
     return FailedTimer(business_key=timer.business_key, element=timer.spec_id, error=reason, attempts=attempts,
                        retry_at=retry_at)
+
+
+def _rank_waiting_lists(session_factory: SessionFactory, *, now: dt.datetime, library: Library) -> int:
+    """Today's waiting-list order, with the rules new cases run with (as the page ranks), once a day."""
+    session = session_factory()
+    try:
+        rules_dir = current_library(session, library, PROCESSES[0]).rules_dir
+        return rank_waiting_lists(session, rules_dir=str(rules_dir), today=local_date(now))
+    finally:
+        session.close()
 
 
 def _deliver_messages(session_factory: SessionFactory, *, now: dt.datetime,

@@ -51,6 +51,17 @@ def test_make_bench_and_its_smoke_run_every_benchmark_script() -> None:
     assert "BENCH_SMOKE=1" in " ".join(" ".join(words) for words in make_dry_run("bench-smoke"))
 
 
+def test_make_bench_generates_the_registry_once_hands_it_to_every_script_and_always_drops_it() -> None:
+    words = [word for line in make_dry_run("bench") for word in line]
+    text = " ".join(words)
+    created = text.index("bench/registry_db.py create")
+    trap = words.index("trap")
+    assert "bench/registry_db.py drop" in words[trap + 1] and words[trap + 2].startswith("EXIT")
+    generated = text.index("bench/generate_registry.py", text.index("trap"))
+    assert created < text.index("trap") < generated < text.index("export BENCH_REGISTRY_URL") < text.index("for script")
+    assert "generate_registry" not in " ".join(" ".join(line) for line in make_dry_run("bench-smoke"))
+
+
 @pytest.mark.parametrize(("target", "consumer"), [("run", "bin/gunicorn"), ("pytest", "bin/pytest"),
                                                   ("test", "bin/pytest")])
 def test_make_run_and_the_tests_install_the_npm_lock_and_build_the_bundles_first(target: str, consumer: str) -> None:

@@ -124,6 +124,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(report_pages.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    from webui import spdci
+
+    app.register_blueprint(spdci.bp)
+    csrf.exempt(spdci.bp)  # partner systems send bearer tokens, never cookies
     app.register_blueprint(field.bp)
     app.register_blueprint(health.bp)
     security.init_app(app)

@@ -21,10 +21,18 @@ from webui.db import db_session, document_storage, library, ministry_sources, no
 from webui.household_waits import refusal_message
 from webui.inbox import inbox_query
 from webui.messages import translate_errors
-from webui.openapi import openapi_document
 from webui.rendering import pick
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# Built once: a marshmallow schema deep-copies its declared fields whenever one is made, and loading keeps
+# no state in the schema, so every request can share these.
+_TOKEN_REQUEST = schemas.TokenRequest()
+_TASK_LIST_QUERY = schemas.TaskListQuery()
+_COMPLETE_REQUEST = schemas.CompleteRequest()
+_HOUSEHOLD_WAIT_REQUEST = schemas.HouseholdWaitRequest()
+_CREATE_CASE_REQUEST = schemas.CreateCaseRequest()
+_HISTORY_QUERY = schemas.HistoryQuery()
 
 
 def _lang() -> str:
@@ -145,7 +153,7 @@ def _invalid(error: FormInvalid) -> Any:
 
 @bp.route("/auth/token", methods=["POST"])
 def token() -> Any:
-    body = _load(schemas.TokenRequest())
+    body = _load(_TOKEN_REQUEST)
     try:
         user = auth_service.authenticate(db_session(), username=body["username"], password=body["password"],
                                          demo_mode=current_app.config["DEMO_MODE"])
@@ -168,7 +176,7 @@ def logout() -> Any:
 @bp.route("/tasks")
 @token_required
 def list_tasks() -> Any:
-    args = _load(schemas.TaskListQuery(), request.args.to_dict())
+    args = _load(_TASK_LIST_QUERY, request.args.to_dict())
     found = inbox.task_page(db_session(), actor=_actor(), query=inbox_query(args), now=now(), page=args["page"])
     return jsonify({"tasks": [schemas.task(row.task) for row in found.items], "total": found.info.total,
                     "page": found.info.page, "per_page": found.info.per_page})
@@ -218,7 +226,7 @@ def release(task_id: str) -> Any:
 @bp.route("/tasks/<task_id>/complete", methods=["POST"])
 @token_required
 def complete(task_id: str) -> Any:
-    body = _load(schemas.CompleteRequest())
+    body = _load(_COMPLETE_REQUEST)
     return _once(body, lambda answer: cases.complete_task(
         db_session(), actor=_actor(), library=library(), task_id=task_id, data=body["data"], now=now(),
         expected_version=body.get("version"), storage=document_storage(),
@@ -229,7 +237,7 @@ def complete(task_id: str) -> Any:
 @token_required
 def start_household_wait(task_id: str) -> Any:
     """The task waits on the household; the same request again changes nothing and answers the same."""
-    body = _load(schemas.HouseholdWaitRequest())
+    body = _load(_HOUSEHOLD_WAIT_REQUEST)
     return _once(body, lambda answer: household_waits.start_wait(
         db_session(), actor=_actor(), library=library(), task_id=task_id, reason=body["reason"],
         respond_by=body["respond_by"], now=now(), before_commit=lambda record: answer(200, schemas.task(record))))
@@ -253,7 +261,7 @@ def _wait_refused(error: household_waits.WaitRefused) -> Any:
 @bp.route("/cases", methods=["POST"])
 @token_required
 def create_case() -> Any:
-    body = _load(schemas.CreateCaseRequest(), empty_allowed=True)
+    body = _load(_CREATE_CASE_REQUEST, empty_allowed=True)
     actor = _actor()
     if actor.role != "reception":
         raise NotPermitted("only reception staff open registrations")
@@ -276,7 +284,7 @@ def create_case() -> Any:
 @bp.route("/cases/<id:case_id>")
 @token_required
 def get_case(case_id: int) -> Any:
-    query = _load(schemas.HistoryQuery(), request.args.to_dict())
+    query = _load(_HISTORY_QUERY, request.args.to_dict())
     view = cases.case_view(db_session(), actor=_actor(), case_id=case_id, history_page=query["history_page"],
                            submission_forms=())  # the API's case answer lists no submissions
     return jsonify(schemas.case(view))
@@ -291,6 +299,8 @@ def recompute_score(score_id: int) -> Any:
 
 @bp.route("/openapi.json")
 def openapi() -> Any:
+    from webui.openapi import openapi_document  # imported on use: apispec (0.3 MB) a worker rarely needs
+
     return jsonify(openapi_document())
 
 

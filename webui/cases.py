@@ -45,22 +45,26 @@ def show(case_id: int) -> Any:
     diagram = process_catalogue.case_diagram(db_session(), actor=current_user, case_id=case_id)
     case_notes = notes.case_notes(db_session(), actor=current_user, case_id=case_id)
     supervision_notes = supervision.case_supervision_notes(db_session(), actor=current_user, case_id=case_id)
-    tab = request.args.get("tab", "")
+    # A page of the history (its pager's links) shows the history, with or without the script.
+    tab = request.args.get("tab") or ("history" if "history_page" in request.args else "")
     if tab not in CASE_TABS or (tab == "diagram" and diagram is None):
         tab = CASE_TABS[0]
-    # The history's complaints the reader may open link to their page.
+    # Only the shown section is rendered, so only its data is read. The history's complaints the reader may
+    # open link to their page.
     complaint_links = complaints.visible_complaints(db_session(), actor=current_user, references=[
-        e.details.get("reference") for e in view.history if e.action == "complaint_filed" and e.details])
+        e.details.get("reference") for e in view.history if e.action == "complaint_filed" and e.details]
+    ) if tab == "history" else set()
+    recorded = records.recorded_tasks(db_session(), actor=current_user, case_id=case_id) if tab == "records" else None
     return render_template("cases/case.html", view=view, managers=managers, diagram=diagram, notes=case_notes,
                            supervision_notes=supervision_notes,
                            complaint_links=complaint_links, tab=tab, case_tabs=CASE_TABS,
                            note_token=secrets.token_urlsafe(24), note_max_chars=notes.MAX_NOTE_CHARS,
-                           recorded=records.recorded_tasks(db_session(), actor=current_user, case_id=case_id),
+                           recorded=recorded,
                            failing_timers=timer_incidents.failing_timers(db_session(), actor=current_user,
                                                                          case_id=case_id))
 
 
-#: The case page's sections, one shown at a time (``?tab=``; app.js switches without reloading).
+#: The case page's sections, one rendered at a time (``?tab=``; case_tabs.js fetches another without reloading).
 CASE_TABS = ("household", "eligibility", "documents", "records", "plan", "notes", "history", "diagram")
 
 

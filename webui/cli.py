@@ -387,11 +387,13 @@ def _worker_time(text: str) -> dt.datetime:
 
 def _work(at: dt.datetime) -> None:
     """One pass of the worker, one printed line per timer fired or failed and for the messages sent."""
+    from registry.interop.services import Settings as InteropSettings
     from registry.notifications import NotifySettings
     from registry.worker import run_once
 
     report = run_once(current_app.extensions["sessionmaker"], now=at, library=library(),
-                      notify_settings=NotifySettings.from_config(current_app.config))
+                      notify_settings=NotifySettings.from_config(current_app.config),
+                      interop_settings=InteropSettings.from_config(current_app.config))
     for fired in report.fired:
         click.echo(f"{at.isoformat()} timer fired: {fired.name or fired.element} ({fired.element}) "
                    f"of {fired.business_key}; next: {', '.join(fired.next_tasks) or 'nothing'}")
@@ -400,6 +402,9 @@ def _work(at: dt.datetime) -> None:
                    f"(attempt {failed.attempts}, retried at {failed.retry_at.isoformat()}): {failed.error}")
     if report.delivered:
         click.echo(f"{at.isoformat()} messages sent: {report.delivered}")
+    if report.interop_delivered or report.interop_failed:
+        click.echo(f"{at.isoformat()} partner systems' callbacks posted: {report.interop_delivered}, "
+                   f"failed (retried later): {report.interop_failed}")
 
 
 @click.command("worker")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db import utcnow
 from engine.library import Library
 from registry.documents import DocumentStorage
+
+if TYPE_CHECKING:
+    from registry.process_catalogue import VersionKey
 
 
 def make_engine(url: str) -> Engine:
@@ -27,7 +32,34 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No JIT compilation: the planner's cost of a query over a registry-size table passes jit_above_cost, and
+    # compiling then added about 46 ms to queries that run in a few (a page's whole budget is 50 ms).
+    options = {"connect_args": {"options": "-c jit=off"}} if url.startswith("postgresql") else {}
+    engine = create_engine(url, pool_size=10, max_overflow=20, **options)
+    _ping_idle_connections(engine)
+    return engine
+
+
+#: Seconds a pooled connection may sit unused before it is checked at checkout. A restarted server or a firewall
+#: drops idle connections; one returned a moment ago is almost surely alive, and under load pinging it anyway
+#: (``pool_pre_ping``) cost a round trip per request. A server that dies under load fails the requests then in
+#: flight once; the pool is then emptied and refilled.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("returned_at", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(str(error)) from error  # the pool drops it and connects again
 
 
 def init_db(app: Flask) -> None:
@@ -81,12 +113,21 @@ def ministry_sources() -> list[Any]:
     return list(sources_from_config(current_app.config))
 
 
+def deployed_version() -> VersionKey | None:
+    """The latest deployed version of the case process (a ``VersionKey``, None before any), asked once per request."""
+    from registry.process_catalogue import PROCESSES, latest_version_key
+
+    if "deployed_version" not in g:
+        g.deployed_version = latest_version_key(db_session(), PROCESSES[0])
+    found: VersionKey | None = g.deployed_version
+    return found
+
+
 def deployed_library() -> Library:
     """The files new cases run with: the latest deployed version's (the working files before any deployment)."""
-    from engine.deployments import current_library
-    from registry.process_catalogue import PROCESSES
+    from registry.process_catalogue import deployed_library_of
 
     if "deployed_library" not in g:  # once per request: pages name forms and categories many times
-        g.deployed_library = current_library(db_session(), library(), PROCESSES[0])
+        g.deployed_library = deployed_library_of(db_session(), library(), deployed_version())
     found: Library = g.deployed_library
     return found

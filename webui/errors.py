@@ -99,7 +99,7 @@ def describe(error: Exception) -> tuple[int, str]:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/spdci/"))
 
 
 def _error_page() -> str:

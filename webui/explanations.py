@@ -11,21 +11,31 @@ from flask_babel import gettext as _
 from registry import eligibility
 from registry.explanations import DecisionLetter, Explanation, IndicatorLine, explain
 from registry.models import EligibilityScore
-from webui.db import deployed_library
+from webui.db import deployed_library, deployed_version
+
+#: The measure of each deployed version, by content hash: a deployed version's rule files never change.
+_VERSION_MEASURES: dict[str, eligibility.Measure] = {}
 
 
 def current_measure() -> eligibility.Measure | None:
     """The deployed rules (their words fill in what older scores lack); none when they cannot be read."""
+    key = deployed_version()
+    found = _VERSION_MEASURES.get(key.content_hash) if key is not None else None
+    if found is not None:
+        return found
     try:
-        return eligibility.load_measure(deployed_library().rules_dir)
+        found = eligibility.load_measure(deployed_library().rules_dir)
     except (eligibility.RuleFileInvalid, OSError):
         return None
+    if key is not None:
+        _VERSION_MEASURES[key.content_hash] = found
+    return found
 
 
 def explanation_of(score: EligibilityScore) -> Explanation:
-    from webui import current_language
+    from webui.rendering import page_language
 
-    return explain(score, lang=current_language(), measure=current_measure())
+    return explain(score, lang=page_language(), measure=current_measure())
 
 
 def fact_sentence(fact: str, e: Explanation) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import DBAPIError
 
@@ -21,6 +19,8 @@ def _expected_heads() -> set[str]:
     """The head revisions of the migration scripts this code was shipped with (read once per process)."""
     heads = current_app.extensions.get("migration_heads")
     if heads is None:
+        from alembic.script import ScriptDirectory
+
         heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
         current_app.extensions["migration_heads"] = heads
     return set(heads)
@@ -40,6 +40,9 @@ def healthz() -> Any:
 @bp.route("/readyz")
 def readyz() -> Any:
     """Ready when the database answers and its schema is at the migrations' head."""
+    # alembic (and mako, pygments with it: ~10 MB) loads in the workers that answer probes, not in every one.
+    from alembic.runtime.migration import MigrationContext
+
     engine = current_app.extensions["db_engine"]
     try:
         with engine.connect() as connection:

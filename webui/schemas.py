@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from flask import url_for
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
 from engine.forms import FIELD_TYPES, national_id_is_valid, normalize_national_id
@@ -295,10 +296,15 @@ class TaskDetailSchema(TaskSchema):
 
 
 class CompletionSchema(Schema):
+    """Where the case stands after a completion, and no more: the whole case is one GET of ``case_url`` away."""
+
     case_id = fields.Integer(required=True)
     stage = fields.String(required=True)
     status = fields.String(required=True)
     next_tasks = fields.List(fields.Nested(TaskSchema), required=True)
+    case_url = fields.Function(lambda done: url_for("api.get_case", case_id=done.case_id), required=True,
+                               metadata={"type": "string", "format": "uri-reference",
+                                         "description": "the case in this API (GET /cases/{case_id})"})
 
 
 class CreatedCaseSchema(Schema):

@@ -47,9 +47,12 @@ def _throttle_logins(app: Flask) -> None:
     for endpoint in LOGIN_ENDPOINTS:
         view: Callable[..., Any] = app.view_functions[endpoint]
         app.view_functions[endpoint] = per_address(per_account(view))
-    from webui.portal.throttle import throttle_portal, too_many_attempts_page
+    from webui.portal.throttle import THROTTLED, throttle_portal, too_many_attempts_page
 
     throttle_portal(app, limiter)  # the citizens' logins, code guesses and code requests
+    throttled = frozenset(LOGIN_ENDPOINTS) | frozenset(THROTTLED)
+    # Only the views wrapped above have limits: every other request skips the limiter's per-request lookups.
+    limiter.request_filter(lambda: request.endpoint not in throttled)
 
     @app.errorhandler(429)
     def _too_many_attempts(_error: Exception) -> Any:

@@ -16,7 +16,9 @@ from registry.models import Role, User
 #: The audit actions of this package, newest first on the administration home page.
 ACTIONS = ("user_created", "user_deactivated", "user_reactivated", "user_password_reset", "user_changed",
            "directorate_created", "directorate_changed", "directorate_deleted",
-           "partner_created", "partner_changed", "partner_deactivated", "partner_reactivated")
+           "partner_created", "partner_changed", "partner_deactivated", "partner_reactivated",
+           "interop_client_created", "interop_client_changed", "interop_client_deactivated",
+           "interop_client_reactivated", "interop_client_secret_rotated")
 
 
 def require_admin(actor: User) -> None:

@@ -59,11 +59,22 @@ def _parse(raw: Any) -> AllocationRules:
         locality_order={str(code): [str(name) for name in names] for code, names in order.items()})
 
 
+#: Parsed rules by file, with the (mtime, size) they were read at: every inbox asks for today's visits.
+_PARSED: dict[Path, tuple[tuple[int, int], AllocationRules]] = {}
+
+
 def load_allocation_rules(rules_dir: str | Path | None = None) -> AllocationRules:
-    """The rules from ``rules_dir`` (the shipped rules/ folder when not given)."""
+    """The rules from ``rules_dir`` (the shipped rules/ folder when not given); re-read only when the file changes."""
     path = Path(rules_dir or SHIPPED_RULES) / FILE_NAME
     try:
+        stat = path.stat()
+        signature = (stat.st_mtime_ns, stat.st_size)
+        cached = _PARSED.get(path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
         raise AllocationRulesInvalid(f"{FILE_NAME}: {err}") from err
-    return _parse(raw)
+    rules = _parse(raw)
+    _PARSED[path] = (signature, rules)
+    return rules

@@ -11,7 +11,7 @@ learn that another household's case exists by trying references.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from registry.citizens.models import Citizen
@@ -73,21 +73,27 @@ def case_for_citizen(session: Session, citizen: Citizen, case_reference: str) ->
     return case
 
 
+_CONFIRMED = (Citizen.active, Citizen.mobile_confirmed_at.is_not(None))
+#: Confirmed accounts of a household's own application or of its active members, the application's first.
+#: Built once (a task's completion may notify): SQLAlchemy then neither rebuilds nor re-keys it each time.
+_ACCOUNTS_OF_HOUSEHOLD = (
+    select(Citizen).where(or_(Citizen.household_id == bindparam("household_id"),
+                              Citizen.national_id.in_(select(Person.national_id).where(
+                                  Person.household_id == bindparam("household_id"), Person.active))),
+                          *_CONFIRMED)
+    .order_by((Citizen.household_id == bindparam("household_id")).desc(), Citizen.id))
+
+
 def account_of_case(session: Session, case: Case) -> Citizen | None:
     """The portal account to tell about the case, by the same rule as what it may see: the account its own
     application linked to the household, else a member's whose confirmed mobile is the household's phone; for
     an online case whose household is not recorded yet, its applicant's. Never an account that merely typed
     a member's national ID."""
-    confirmed = (Citizen.active, Citizen.mobile_confirmed_at.is_not(None))
     if case.household_id is None:
         if case.channel != ONLINE_CHANNEL or not case.applicant_national_id:
             return None
-        return session.scalar(select(Citizen).where(Citizen.national_id == case.applicant_national_id, *confirmed))
+        return session.scalar(select(Citizen).where(Citizen.national_id == case.applicant_national_id, *_CONFIRMED))
     household = session.get(Household, case.household_id)
-    members = select(Person.national_id).where(Person.household_id == case.household_id, Person.active)
-    candidates = session.scalars(
-        select(Citizen).where(or_(Citizen.household_id == case.household_id, Citizen.national_id.in_(members)),
-                              *confirmed)
-        .order_by((Citizen.household_id == case.household_id).desc(), Citizen.id))
+    candidates = session.scalars(_ACCOUNTS_OF_HOUSEHOLD, {"household_id": case.household_id})
     return next((citizen for citizen in candidates if citizen.household_id == case.household_id
                  or same_mobile(citizen.mobile, household.phone if household is not None else None)), None)

@@ -31,11 +31,27 @@ Health, ``GET {base}/v1/persons/{national_id}/health``::
 
 Every endpoint answers 404 for an ID it does not know. A value that does not fit the form is
 dropped, never guessed, so reception asks for it instead.
+
+Interior through the SPDCI CRVS API (``crvs``): a ``Person`` record of the civil registry, as the
+standard's CRVS Person object has it (only the fields read here)::
+
+    {"identifier": [{"identifier_type": "UIN", "identifier_value": "895160174"}],
+     "name": {"given_name": "أحمد", "second_name": "محمود إبراهيم", "surname": "عودة"},
+     "sex": "male", "birth_date": "1979-03-14", "death_date": "", "marital_status": "M",
+     "address": {"address_line1": "...", "locality": "البيرة", "region_code": "PS-RBH", "country_code": "PS"},
+     "parent1_identifier": {"identifier_type": "UIN", "identifier_value": "..."},
+     "spouse_identifier": {"identifier_type": "UIN", "identifier_value": "468671094"}}
+
+  ``identifier`` and ``address`` may be one object or a list; an identifier may say ``type``/``value``;
+  ``birth_date`` and ``death_date`` are ISO dates or date-times; ``sex``: male or female (others and
+  unknown are dropped); ``marital_status``: the standard's codes S, M, W, D (A, L and U are dropped).
+  ``spouse_identifier`` is our extension: the standard's Person names parents but no spouse.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -58,6 +74,10 @@ _SEXES = {"M": "male", "F": "female"}
 _MARITAL = frozenset({"single", "married", "divorced", "widowed"})
 _SCHOOLING = {"enrolled": "enrolled", "withdrawn": "dropped_out", "never_enrolled": "none"}
 _COMPLETED_LEVELS = frozenset({"basic", "secondary", "higher"})
+_CRVS_SEXES = {"male": "male", "female": "female", "m": "male", "f": "female"}
+_CRVS_MARITAL = {"S": "single", "M": "married", "W": "widowed", "D": "divorced"}
+# Name parts in the order a name is written; titles (prefix, suffix) are not part of it.
+_CRVS_NAME_PARTS = ("given_name", "second_name", "middle_name", "third_name", "surname", "family_name")
 # The registration form's max_length per text field.
 _MAX_NAME, _MAX_LOCALITY, _MAX_ADDRESS = 150, 120, 250
 
@@ -190,3 +210,93 @@ def facts_from_health(document: Any, *, asked: str, today: dt.date) -> PersonFac
         if isinstance(doc.get(name), bool):
             values[name] = doc[name]
     return PersonFacts(nid, _as_of(doc, today), values) if values else None
+
+
+def _crvs_day(value: Any) -> dt.date | None:
+    """A CRVS date: the standard writes DateTime, which may be a bare date."""
+    day = _date(value)
+    if day is not None or not isinstance(value, str):
+        return day
+    try:
+        return dt.datetime.fromisoformat(value).date()
+    except ValueError:
+        return None
+
+
+def _crvs_first(value: Any) -> Mapping[str, Any]:
+    """The standard's list-or-object fields (identifier, address): the first object, or {}."""
+    if isinstance(value, list):
+        value = next((item for item in value if isinstance(item, Mapping)), None)
+    return value if isinstance(value, Mapping) else {}
+
+
+def crvs_identifiers(value: Any, id_type: str) -> list[str]:
+    """The valid national IDs of type ``id_type`` in a CRVS identifier (one object or a list)."""
+    items = value if isinstance(value, list) else [value]
+    found: list[str] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("identifier_type", item.get("type"))
+        nid = _national_id(item.get("identifier_value", item.get("value")))
+        if isinstance(kind, str) and kind.upper() == id_type.upper() and nid is not None:
+            found.append(nid)
+    return found
+
+
+def _crvs_name(value: Any) -> dict[str, str]:
+    """``name_ar`` or ``name_latin``, by the script the civil registry wrote the name in."""
+    if isinstance(value, Mapping):
+        parts = [value.get(key) for key in _CRVS_NAME_PARTS]
+        value = " ".join(part for part in parts if isinstance(part, str))
+    name = _text(value, _MAX_NAME)
+    if name is None:
+        return {}
+    scripts = {unicodedata.name(ch, "").split(" ")[0] for ch in name if ch.isalpha()}
+    if scripts == {"ARABIC"}:
+        return {"name_ar": name}
+    if scripts == {"LATIN"}:
+        return {"name_latin": name}
+    return {}
+
+
+def crvs_is_deceased(person: Mapping[str, Any], *, today: dt.date) -> bool:
+    """Whether the civil registry records the person's death (on or before ``today``)."""
+    died = _crvs_day(person.get("death_date"))
+    return died is not None and died <= today
+
+
+def crvs_member(person: Mapping[str, Any], *, national_id: str, today: dt.date) -> dict[str, Any]:
+    """Member form values from a CRVS Person known to be ``national_id``; no relation (the record has none)."""
+    member: dict[str, Any] = {"national_id": national_id, **_crvs_name(person.get("name"))}
+    sex = person.get("sex")
+    if isinstance(sex, str) and sex.lower() in _CRVS_SEXES:
+        member["sex"] = _CRVS_SEXES[sex.lower()]
+    birth = _crvs_day(person.get("birth_date"))
+    if birth is not None and birth <= today:
+        member["birth_date"] = birth.isoformat()
+    marital = person.get("marital_status")
+    if isinstance(marital, str):
+        status = _CRVS_MARITAL.get(marital.upper(), marital.lower())
+        if status in _MARITAL:
+            member["marital_status"] = status
+    return member
+
+
+def crvs_household(person: Mapping[str, Any]) -> dict[str, Any]:
+    """Governorate, locality and address from a CRVS Person's current address."""
+    address = _crvs_first(person.get("address"))
+    household: dict[str, Any] = {}
+    region, country = _get(address, "region_code", str), _get(address, "country_code", str)
+    for code in (region, f"{country}-{region}" if country and region else None):
+        if code in GOVERNORATES:
+            household["governorate"] = code
+            break
+    locality = _text(address.get("locality"), _MAX_LOCALITY)
+    if locality is not None:
+        household["locality"] = locality
+    lines = [line for line in (address.get("address_line1"), address.get("address_line2")) if isinstance(line, str)]
+    details = _text(", ".join(line for line in lines if line.strip()), _MAX_ADDRESS)
+    if details is not None:
+        household["address"] = details
+    return household

@@ -30,6 +30,19 @@ class _Transient(Exception):
         self.reason = reason
 
 
+class HttpRefused(SourceUnavailable):
+    """The ministry refused the request (a 4xx other than 429): retrying would not help.
+
+    ``document`` is the decoded error body when there is one, for adapters whose standard puts an
+    error code there.
+    """
+
+    def __init__(self, status: int, document: Any | None = None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.document = document
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Refuse redirects: personal data goes only to the configured address."""
 
@@ -65,29 +78,58 @@ class JsonHttpClient:
     def get(self, path: str, query: Mapping[str, str] | None = None) -> Any | None:
         """The decoded document at ``path``, None on 404; SourceUnavailable when retries run out."""
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        return self._with_retries(lambda: self._open_once(urllib.request.Request(  # noqa: S310 - scheme checked
+            url, headers=self.headers), none_on_404=True))
+
+    def post(self, path: str, document: Any, *, form: bool = False,
+             headers: Callable[[], Mapping[str, str]] | None = None,
+             retry_when: Callable[[Any], str | None] | None = None) -> Any:
+        """POST ``document`` (JSON, or form fields when ``form``) and decode the JSON answer.
+
+        Every 4xx but 429 raises HttpRefused. ``headers`` is called before each attempt (a bearer
+        token may change between them); ``retry_when`` reads a decoded answer and names why it is
+        worth another attempt, or None.
+        """
+        if form:
+            body, content_type = urllib.parse.urlencode(document).encode(), "application/x-www-form-urlencoded"
+        else:
+            body, content_type = json.dumps(document, ensure_ascii=False).encode(), "application/json"
+
+        def once() -> Any:
+            request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
+                self.base_url + path, data=body, method="POST",
+                headers={**self.headers, "Content-Type": content_type, **(headers() if headers else {})})
+            answer = self._open_once(request, none_on_404=False)
+            transient = retry_when(answer) if retry_when else None
+            if transient:
+                raise _Transient(transient)
+            return answer
+
+        return self._with_retries(once)
+
+    def _with_retries(self, once: Callable[[], Any]) -> Any:
         attempts = self.retries + 1
         reason = ""
         for attempt in range(attempts):
             if attempt:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                return self._get_once(url)
+                return once()
             except _Transient as err:
                 reason = err.reason
         raise SourceUnavailable(f"{reason} ({attempts} attempts)")
 
-    def _get_once(self, url: str) -> Any | None:
-        request = urllib.request.Request(url, headers=self.headers)  # noqa: S310 - scheme checked in __init__
+    def _open_once(self, request: urllib.request.Request, *, none_on_404: bool) -> Any | None:
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 body = response.read(MAX_RESPONSE_BYTES + 1)
         except urllib.error.HTTPError as err:
-            err.close()
-            if err.code == 404:
-                return None
-            if err.code >= 500 or err.code == 429:
-                raise _Transient(f"HTTP {err.code}") from None
-            raise SourceUnavailable(f"HTTP {err.code}") from None
+            with err:
+                if err.code == 404 and none_on_404:
+                    return None
+                if err.code >= 500 or err.code == 429:
+                    raise _Transient(f"HTTP {err.code}") from None
+                raise HttpRefused(err.code, _error_document(err)) from None
         except (OSError, http.client.HTTPException) as err:
             raise _Transient(_describe(err)) from None
         if len(body) > MAX_RESPONSE_BYTES:
@@ -96,6 +138,15 @@ class JsonHttpClient:
             return json.loads(body)
         except ValueError:
             raise SourceUnavailable("invalid JSON") from None
+
+
+def _error_document(error: urllib.error.HTTPError) -> Any | None:
+    """The JSON body of an error answer, None when there is none or it cannot be read."""
+    try:
+        body = error.read(MAX_RESPONSE_BYTES + 1)
+        return json.loads(body) if len(body) <= MAX_RESPONSE_BYTES else None
+    except (OSError, ValueError, AttributeError, http.client.HTTPException):
+        return None
 
 
 def _segment(national_id: str) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import joinedload, lazyload
 
 from engine.catalog import OperationContext
 from engine.forms import FormDef, load_form
@@ -27,13 +30,20 @@ HOW_TO_WRITE = frozenset({"template", "labels_from", "due_in"})
 PROJECT_FORMS = Path(__file__).resolve().parents[2] / "forms"
 
 
+@functools.lru_cache(maxsize=64)
+def _deployed_files(rules_dir: str) -> tuple[Path | None, Path | None]:
+    """A deployed version's messages file and forms folder (None where the version has none).
+
+    Its folder is named by its content hash and never changes, so each is looked for once per process.
+    """
+    root = Path(rules_dir).parent
+    templates, forms = root / "processes" / NOTIFICATIONS_FILE, root / "forms"
+    return (templates if templates.exists() else None), (forms if forms.is_dir() else None)
+
+
 def _templates_path(context: OperationContext) -> Path | None:
     """The case's deployed version's messages; versions deployed before the file existed use the project's."""
-    if context.rules_dir:
-        path = Path(context.rules_dir).parent / "processes" / NOTIFICATIONS_FILE
-        if path.exists():
-            return path
-    return None
+    return _deployed_files(context.rules_dir)[0] if context.rules_dir else None
 
 
 #: How a list given as a parameter is written in a message, by language.
@@ -49,21 +59,30 @@ def _joined(params: dict[str, Any], lang: str) -> dict[str, Any]:
 
 def _forms_dir(context: OperationContext) -> Path:
     """The case's deployed version's forms (beside its rules), else the project's."""
-    if context.rules_dir:
-        path = Path(context.rules_dir).parent / "forms"
-        if path.is_dir():
-            return path
-    return PROJECT_FORMS
+    forms = _deployed_files(context.rules_dir)[1] if context.rules_dir else None
+    return forms or PROJECT_FORMS
 
 
 def _choice_labels(forms_dir: Path, reference: str) -> dict[str, dict[str, str]]:
-    """The labels (by language) of the choices of ``<form>.<field>``; KeyError when there is no such field."""
+    """The labels (by language) of the choices of ``<form>.<field>``; KeyError when there is no such field.
+
+    A deployed version's are read once (its files never change); the project's working files every time.
+    """
+    if forms_dir == PROJECT_FORMS:
+        return _read_choice_labels(forms_dir, reference)
+    return _deployed_choice_labels(forms_dir, reference)
+
+
+def _read_choice_labels(forms_dir: Path, reference: str) -> dict[str, dict[str, str]]:
     form_key, _, field_name = reference.partition(".")
     form: FormDef = load_form(forms_dir, form_key)
     field = next((f for f in form.fields if f.name == field_name), None)
     if field is None or not field.choices:
         raise KeyError(f"{reference} is not a field with choices")
     return {choice.value: choice.label for choice in field.choices}
+
+
+_deployed_choice_labels = functools.lru_cache(maxsize=256)(_read_choice_labels)
 
 
 def _worded(params: dict[str, Any], labels_from: Any, forms_dir: Path, lang: str) -> dict[str, Any]:
@@ -86,6 +105,11 @@ def household_date(now: dt.datetime, due_in: str) -> str:
     return (now + parse_duration(str(due_in))).astimezone(MINISTRY_TIMEZONE).date().isoformat()
 
 
+#: The case with its household in one query; only the phone is needed, so the members stay unread.
+_WITHOUT_MEMBERS = (lazyload(Household.members),)
+_WITH_HOUSEHOLD = (joinedload(Case.household).options(*_WITHOUT_MEMBERS),)
+
+
 def notify(context: OperationContext, template: Any = None, labels_from: Any = None, due_in: Any = None,
            **params: Any) -> dict[str, Any]:
     """Queue the message ``template`` to the case's household: the portal account's mobile, else the
@@ -93,10 +117,10 @@ def notify(context: OperationContext, template: Any = None, labels_from: Any = N
 
     ``labels_from`` and ``due_in`` (see HOW_TO_WRITE) word codes and compute the household's date."""
     session = context.session
-    case = session.get(Case, int(context.business_key))
+    case = session.get(Case, int(context.business_key), options=_WITH_HOUSEHOLD)
     if case is None:
         raise LookupError(f"case {context.business_key} not found")
-    household = session.get(Household, case.household_id) if case.household_id else None
+    household = session.get(Household, case.household_id, options=_WITHOUT_MEMBERS) if case.household_id else None
     account = account_of_case(session, case)  # registry.citizens.access: never an unverified account
     mobile = account.mobile if account is not None else household.phone if household is not None else None
     if not mobile:
@@ -167,7 +191,7 @@ def _check_labels_from(params: dict[str, str | None], processes_dir: Path) -> li
         if name not in params:
             problems.append(f"labels_from words {name!r}, which is not a parameter of this task")
         try:
-            _choice_labels(processes_dir.parent / "forms", reference)
+            _read_choice_labels(processes_dir.parent / "forms", reference)
         except (KeyError, FileNotFoundError, ValueError):
             problems.append(f"labels_from: {reference!r} is not a form field with choices (<form>.<field>)")
     return problems

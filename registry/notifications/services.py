@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from registry.errors import NotPermitted
@@ -20,8 +20,8 @@ from registry.paging import Page, page_info
 def queue_message(session: Session, *, template: str, params: dict[str, Any], lang: str, now: dt.datetime,
                   to_mobile: str | None = None, to_email: str | None = None, citizen_id: int | None = None,
                   business_key: str | None = None, directorate_id: int | None = None,
-                  templates_path: Path | None = None) -> OutboxMessage:
-    """Render ``template`` and add it to the outbox, due now; only flushes (it commits with the caller).
+                  templates_path: Path | None = None) -> QueuedMessage:
+    """Render ``template`` and write it to the outbox, due now; it commits with the caller.
 
     An SMS when a mobile is given, else an e-mail. Staff of ``directorate_id`` may read it; when it is
     not given, that of the case whose reference is ``business_key``. ``templates_path`` is the
@@ -37,14 +37,39 @@ def queue_message(session: Session, *, template: str, params: dict[str, Any], la
     body, masked = render(found, params, lang)
     if directorate_id is None and business_key:
         directorate_id = session.scalar(select(Case.directorate_id).where(Case.reference == business_key))
-    message = OutboxMessage(
-        channel=Channel.SMS.value if to_mobile else Channel.EMAIL.value, recipient=to_mobile or to_email,
-        citizen_id=citizen_id, business_key=business_key, directorate_id=directorate_id, template=template,
-        lang=lang, body=body, body_masked=masked, created_at=now, send_after=now, attempts=0,
-        state=MessageState.PENDING.value)
-    session.add(message)
-    session.flush()
-    return message
+    values: dict[str, Any] = {
+        "channel": Channel.SMS.value if to_mobile else Channel.EMAIL.value, "recipient": to_mobile or to_email,
+        "citizen_id": citizen_id, "business_key": business_key, "directorate_id": directorate_id,
+        "template": template, "lang": lang, "body": body, "body_masked": masked, "created_at": now,
+        "send_after": now, "attempts": 0, "state": MessageState.PENDING.value}
+    # The session's own connection: the row commits (or rolls back) with the caller's transaction.
+    message_id = session.connection().execute(_INSERT_MESSAGE, values).scalar_one()
+    return QueuedMessage(id=message_id, **values)
+
+
+#: A plain insert built once: the message is only written, so the unit of work (and its flush) is not needed.
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_INSERT_MESSAGE = insert(_OUTBOX).returning(_OUTBOX.c.id)
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A message as it was written to the outbox (a copy: the deliverer changes the row, not this)."""
+
+    id: int
+    channel: str
+    recipient: str
+    citizen_id: int | None
+    business_key: str | None
+    directorate_id: int | None
+    template: str
+    lang: str
+    body: str
+    body_masked: str
+    created_at: dt.datetime
+    send_after: dt.datetime
+    attempts: int
+    state: str
 
 
 @dataclass(frozen=True)

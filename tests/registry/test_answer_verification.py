@@ -215,7 +215,7 @@ def test_a_correction_shows_field_before_and_after_in_the_history(
     assert corrected["correction"]["before"] == "1979-03-14"
     assert corrected["correction"]["source"] == "interior"
     assert corrected["correction"]["reason"] == "Birth certificate shows 14 April."
-    html = login_as("reception1").get(f"/cases/{created['case_id']}").get_data(as_text=True)
+    html = login_as("reception1").get(f"/cases/{created['case_id']}?tab=history").get_data(as_text=True)
     history = html[html.index('data-testid="corrections"'):]
     history = history[:history.index("</ul>")]
     assert "Date of birth" in history and "1979-03-14" in history and "1979-04-14" in history

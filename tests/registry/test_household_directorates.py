@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tests.conftest import Api
 from tests.factories import registration
 from tests.webui.test_case_paths import complete, open_case
+from webui.cases import CASE_TABS
 
 BOTH_DATABASES = pytest.mark.parametrize(
     "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
@@ -69,9 +70,11 @@ def test_the_registering_directorate_sees_its_own_scores_case_and_waiting_list_a
     assert len(ramallah["eligibility"]) == 1  # Hebron's scoring stays Hebron's
     assert not {s["id"] for s in ramallah["eligibility"]} & {s["id"] for s in hebron["eligibility"]}
     reception = login_as("reception1")
-    page = reception.get(f"/cases/{story['ramallah_case']}").get_data(as_text=True)
+    page = reception.get(f"/cases/{story['ramallah_case']}?tab=eligibility").get_data(as_text=True)
     assert "An earlier request in another directorate: Rejected on" in page
-    assert "Income above the line." not in page and HEBRON_LOCALITY not in page
+    every_tab = "".join(reception.get(f"/cases/{story['ramallah_case']}?tab={tab}").get_data(as_text=True)
+                        for tab in CASE_TABS)
+    assert "Income above the line." not in every_tab and HEBRON_LOCALITY not in every_tab
     search = reception.get("/registry/search", query_string={"q": story["head"]}).get_data(as_text=True)
     assert "registered in another directorate" not in search
     assert RAMALLAH_LOCALITY in search and f"/cases/{story['ramallah_case']}" in search

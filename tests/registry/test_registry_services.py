@@ -146,6 +146,41 @@ def test_search_by_national_id_says_when_it_is_registered_elsewhere(login_as: Ca
     assert "registered in another directorate" in other and 'data-testid="search-results"' not in other
 
 
+def test_a_name_search_loads_its_hits_households_in_a_fixed_number_of_queries(
+        app: Flask, api: Callable[[str], Api]) -> None:
+    """Each hit shows its household's head and locality: more hits must not mean more queries."""
+    from sqlalchemy import event, select
+
+    from registry import households
+    from registry.models import User
+    from webui.db import db_session
+
+    reception = api("reception1")
+
+    def queries_for(found: int) -> int:
+        with app.app_context():
+            session = db_session()
+            actor = session.scalar(select(User).where(User.username == "reception1"))
+            assert actor is not None and actor.directorate is not None
+            statements: list[str] = []
+            engine = session.get_bind()
+            record = lambda *args: statements.append(args[2])  # noqa: E731
+            event.listen(engine, "before_cursor_execute", record)
+            try:
+                result = households.search(session, actor=actor, query="حمدان")
+            finally:
+                event.remove(engine, "before_cursor_execute", record)
+            assert len({h.household.id for h in result.hits}) == found
+            assert all(h.household.head is not None for h in result.hits)
+            return len(statements)
+
+    complete(reception, open_case(reception), registration())
+    one = queries_for(1)
+    for _ in range(2):
+        complete(reception, open_case(reception), registration())
+    assert queries_for(3) == one
+
+
 def test_a_rule_change_then_rescore_adds_a_score_and_keeps_the_old(api: Callable[[str], Api], app: Flask,
                                                                    tmp_path: Path) -> None:
     reception = api("reception1")

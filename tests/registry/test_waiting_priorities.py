@@ -7,19 +7,29 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from registry import process_catalogue
-from registry.models import WaitingPriority
+from registry.households import _decode_key, _encode_key, rank_text
+from registry.models import User, WaitingPriority
 from tests.conftest import Api, Clock
 from tests.webui.test_case_paths import register_and_recommend
 from webui.db import db_session, library
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _user(username: str) -> User:
+    user = db_session().scalar(select(User).where(User.username == username))
+    assert user is not None
+    return user
 
 
 def _order(browser: FlaskClient) -> list[str]:
@@ -80,3 +90,62 @@ def test_a_changed_priority_rule_reorders_the_list_at_once(
     with app.app_context():
         versions = db_session().scalar(select(func.count(func.distinct(WaitingPriority.rule_version))))
     assert versions == 2
+
+
+_PART = st.tuples(st.sampled_from([0, 1]), st.one_of(
+    st.integers(min_value=-10**6, max_value=10**6),
+    st.floats(min_value=-1e9, max_value=1e9, allow_nan=False),
+    st.fractions(min_value=-1000, max_value=1000, max_denominator=64),
+    st.booleans()))
+
+
+@given(st.lists(st.lists(_PART, min_size=3, max_size=3), min_size=2, max_size=8))
+def test_a_stored_rank_sorts_as_its_key_does(keys: list[list[tuple[int, Any]]]) -> None:
+    """The database orders the waiting list by the rank text: it must agree with the key tuples' order."""
+    stored = [_encode_key(tuple((flag, int(v) if isinstance(v, bool) else v) for flag, v in key)) for key in keys]
+    by_key = sorted(range(len(stored)), key=lambda i: (_decode_key(stored[i]), i))
+    by_rank = sorted(range(len(stored)), key=lambda i: (rank_text(stored[i]), i))
+    assert [_decode_key(stored[i]) for i in by_rank] == [_decode_key(stored[i]) for i in by_key]
+
+
+def test_pages_of_the_waiting_list_follow_one_another_in_priority_order(
+        app: Flask, api: Callable[[str], Api], login_as: Callable[..., FlaskClient]) -> None:
+    reception = api("reception1")
+    cases = [register_and_recommend(reception, monthly_income=income) for income in (0, 300, 600)]
+    browser = login_as("supervisor1")
+    whole = _order(browser)
+    assert len(whole) == len(cases)
+    with app.app_context():
+        from registry import households
+        from registry.operations import local_date
+        from webui.db import deployed_library
+
+        actor = _user("supervisor1")
+        pages = [households.waiting_list(db_session(), actor=actor, rules_dir=str(deployed_library().rules_dir),
+                                         today=local_date(dt.datetime.now(dt.UTC)), page=n, per_page=1)
+                 for n in (1, 2, 3)]
+    assert [p.info.total for p in pages] == [3, 3, 3] and pages[0].info.has_next and not pages[2].info.has_next
+    assert [p.items[0].case.reference for p in pages if p.items[0].case] == whole
+    assert [p.items[0].rank for p in pages] == [1, 2, 3]
+
+
+def test_the_workers_first_pass_of_a_day_ranks_the_lists_so_no_page_view_works_a_key_out(
+        app: Flask, api: Callable[[str], Api], login_as: Callable[..., FlaskClient], clock: Clock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from registry import eligibility
+    from registry.worker import run_once
+
+    reception = api("reception1")
+    for income in (0, 300):
+        register_and_recommend(reception, monthly_income=income)
+    with app.app_context():
+        first = run_once(app.extensions["sessionmaker"], now=clock(), library=library())
+        again = run_once(app.extensions["sessionmaker"], now=clock(), library=library())
+    assert (first.waiting_keys, again.waiting_keys) == (2, 0)
+    assert len(_stored(app)) == 2
+
+    def not_again(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a page view worked out a key the worker had stored")
+
+    monkeypatch.setattr(eligibility, "priority_key", not_again)
+    assert len(_order(login_as("supervisor1"))) == 2

@@ -168,10 +168,10 @@ def test_the_case_page_lists_what_each_form_recorded_unless_the_form_says_not_to
         app: Flask, workspace: Library, api: Callable[[str], Api], login_as: Callable[..., FlaskClient]) -> None:
     reception = api("reception1")
     shown = register_and_recommend(reception)
-    assert "Deprived." in login_as("reception1").get(f"/cases/{shown}").get_data(as_text=True)  # the notes
+    assert "Deprived." in login_as("reception1").get(f"/cases/{shown}?tab=records").get_data(as_text=True)  # the notes
     edit(workspace.forms_dir / "eligibility_recommendation.yaml", "fields:\n", "case_page: false\nfields:\n")
     assert deploy(app)[0] == 0
-    assert "Deprived." not in login_as("reception1").get(f"/cases/{shown}").get_data(as_text=True)
+    assert "Deprived." not in login_as("reception1").get(f"/cases/{shown}?tab=records").get_data(as_text=True)
 
 
 def test_the_server_starts_with_broken_files_and_says_so(editable_library: Library, database_url: str,

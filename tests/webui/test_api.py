@@ -167,10 +167,62 @@ def test_a_completion_answers_with_where_the_case_stands(app: Flask, api: Callab
     case_id = open_case(reception)
     task = task_of(reception, case_id)
     body = reception.post(f"/tasks/{task['id']}/complete", {"data": registration()}).get_json()
-    assert set(body) == {"case_id", "stage", "status", "next_tasks"}
+    assert set(body) == {"case_id", "stage", "status", "next_tasks", "case_url"}
     assert (body["case_id"], body["status"]) == (case_id, "open")
     assert [t["form_key"] for t in body["next_tasks"]] == ["eligibility_recommendation"]
+    assert body["case_url"] == f"/api/v1/cases/{case_id}"
     assert body["stage"] == reception.get(f"/cases/{case_id}").get_json()["stage"]
+
+
+#: JSON types of the OpenAPI document, by the Python types a parsed answer holds.
+_JSON_TYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+               "array": (list,), "object": (dict,), "null": (type(None),)}
+
+
+def _schema_mismatches(value: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Properties of ``value`` missing or of a type the schema does not allow (one level deep)."""
+    wrong = [f"{name}: missing" for name in schema.get("required", []) if name not in value]
+    for name, prop in schema["properties"].items():
+        allowed = prop.get("type")
+        if name not in value or allowed is None:
+            continue
+        kinds = [allowed] if isinstance(allowed, str) else allowed
+        ok = any(isinstance(value[name], _JSON_TYPES[k]) and not (k in ("integer", "number")
+                                                                   and isinstance(value[name], bool))
+                 for k in kinds)
+        if not ok:
+            wrong.append(f"{name}: {value[name]!r} is not {allowed}")
+    return wrong
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_the_tasks_a_completion_answers_with_match_the_documented_schema(client: FlaskClient,
+                                                                       api: Callable[[str], Api]) -> None:
+    task_schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["Task"]
+    reception = api("reception1")
+    task = task_of(reception, open_case(reception))
+    body = reception.post(f"/tasks/{task['id']}/complete", {"data": registration()}).get_json()
+    assert body["next_tasks"]
+    for next_task in body["next_tasks"]:
+        assert _schema_mismatches(next_task, task_schema) == []
+        assert next_task["paused_seconds"] == 0
+
+
+def test_an_older_password_hash_is_replaced_when_its_owner_logs_in(app: Flask, client: FlaskClient) -> None:
+    from argon2 import PasswordHasher
+
+    from registry.models import User
+
+    with app.app_context():
+        user = db_session().scalar(select(User).where(User.username == "reception1"))
+        assert user is not None
+        user.password_hash = PasswordHasher(memory_cost=64 * 1024).hash("demo")  # argon2-cffi's default before
+        db_session().commit()
+    assert client.post("/api/v1/auth/token", json={"username": "reception1", "password": "demo"}).status_code == 200
+    with app.app_context():
+        rehashed = db_session().scalar(select(User.password_hash).where(User.username == "reception1"))
+    assert rehashed is not None and "m=7168," in rehashed
 
 
 def test_the_case_history_comes_a_page_at_a_time(app: Flask, api: Callable[[str], Api]) -> None:

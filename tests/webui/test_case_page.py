@@ -56,9 +56,11 @@ def test_each_tab_is_a_section_and_a_link_shows_it_without_javascript(
     for name in TABS:
         assert f'href="/cases/{case_id}?tab={name}"' in html
         assert re.search(rf'<a role="tab" id="tab-{name}"[^>]*aria-controls="section-{name}"', html, re.S)
-    # By default the household is shown and every other section is hidden until its tab is chosen.
+    # By default the household is shown; every other section is hidden and left empty (not rendered, its data
+    # not read) until its tab is chosen: case_tabs.js then fetches it, or the link opens the page with it.
     assert " hidden" not in _opening_tag(html, "household")
-    assert " hidden" in _opening_tag(html, "history")
+    assert " hidden" in _opening_tag(html, "history") and "data-tab-pending" in _opening_tag(html, "history")
+    assert "Additional documents requested" not in _section(html, "history")
     assert re.search(r'id="tab-household"[^>]*aria-selected="true"', html, re.S)
 
     contents = {"household": 'data-testid="members"', "eligibility": 'data-testid="score-latest"',
@@ -189,7 +191,9 @@ def test_the_plan_and_its_reviews_have_their_own_tab(api: Callable[[str], Api],
                                 "household_resources": "y", "risk_level": "medium", "another_visit_needed": False},
              expect_form="needs_assessment")
     complete(manager, case_id, PLAN, expect_form="assistance_plan")
-    page = login_as("supervisor1").get(f"/cases/{case_id}?tab=plan").get_data(as_text=True)
+    supervisor_page = login_as("supervisor1")
+    page = supervisor_page.get(f"/cases/{case_id}?tab=plan").get_data(as_text=True)
     assert 'data-testid="panel-assistance_plan"' in _section(page, "plan")
-    assert 'data-testid="panel-assistance_plan"' not in _section(page, "records")
-    assert 'data-testid="panel-needs_assessment"' in _section(page, "records")
+    records = supervisor_page.get(f"/cases/{case_id}?tab=records").get_data(as_text=True)
+    assert 'data-testid="panel-assistance_plan"' not in _section(records, "records")
+    assert 'data-testid="panel-needs_assessment"' in _section(records, "records")

@@ -160,7 +160,7 @@ def test_the_case_history_is_paged_and_the_task_page_reads_none_of_it(
         assert first.history[-1].at >= first.history[0].at  # a page reads oldest to newest
         assert last.history[0].action == "case_opened"  # the last page holds the oldest events
     browser = login_as("supervisor1")
-    page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    page = browser.get(f"/cases/{case_id}?tab=history").get_data(as_text=True)
     assert page.count('<span class="when">') == 50
     assert 'data-testid="history-pages"' in page
     assert re.search(rf"Page <bdi[^>]*>1</bdi> of <bdi[^>]*>{-(-total // 50)}</bdi>", page)

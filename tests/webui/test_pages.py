@@ -149,7 +149,7 @@ def test_reception_attaches_requested_documents_from_the_page(login_as: Callable
     response = browser.post(task_url, data={"documents": (io.BytesIO(pdf_document("report")), "report.pdf")},
                             content_type="multipart/form-data")
     assert response.status_code == 302
-    case_page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    case_page = browser.get(f"/cases/{case_id}?tab=documents").get_data(as_text=True)
     link = re.search(r'href="(/documents/\d+)"><bdi>report.pdf</bdi><', case_page)
     assert link, "the case lists the attached document"
     with browser.get(link.group(1)) as download:  # closed, as a server closes it: the file is streamed
@@ -183,7 +183,8 @@ def test_a_supervisor_reassigns_a_case_and_its_waiting_tasks(login_as: Callable[
     assert "This field is required." in refused.get_data(as_text=True)
     done = browser.post(f"/cases/{case_id}/reassign", data={"case_manager": new_id.group(1), "reason": "Leave"},
                         follow_redirects=True).get_data(as_text=True)
-    assert "now belong to the chosen case manager" in done and "Case reassigned" in done
+    assert "now belong to the chosen case manager" in done
+    assert "Case reassigned" in browser.get(f"/cases/{case_id}?tab=history").get_data(as_text=True)
     successor = api("casemanager1b")
     visit = {"visit_date": "2026-11-03", "needs_areas": ["health"], "needs_description": "Treatment.",
              "household_resources": "Family support.", "risk_level": "low", "another_visit_needed": True}

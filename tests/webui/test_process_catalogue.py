@@ -153,7 +153,7 @@ def test_running_cases_move_to_a_newer_version_after_a_dry_run(app: Flask, login
 
     moved = analyst.post(f"{PROCESS}/versions/1/migrate", data={"to": "2", "action": "apply"})
     assert "1 moved, 0 could not move." in moved.get_data(as_text=True)
-    history = login_as("reception1").get(f"/cases/{case_id}").get_data(as_text=True)
+    history = login_as("reception1").get(f"/cases/{case_id}?tab=history").get_data(as_text=True)
     assert "Moved to a newer process version" in history
     wrong = analyst.post(f"{PROCESS}/versions/2/migrate", data={"to": "1", "action": "plan"})
     assert wrong.status_code == 200 and "This is the latest version." in wrong.get_data(as_text=True)

@@ -115,7 +115,7 @@ def test_english_pages_show_the_latin_name_when_one_is_recorded(
 def test_the_eligibility_panel_names_the_rule_version_and_explains_the_fraction(
         api: Callable[[str], Api], login_as: Callable[..., FlaskClient], lang: str) -> None:
     case_id = register_and_recommend(api("reception1"))
-    page = _page(login_as("supervisor1", lang=lang).get(f"/cases/{case_id}").get_data(as_text=True))
+    page = _page(login_as("supervisor1", lang=lang).get(f"/cases/{case_id}?tab=eligibility").get_data(as_text=True))
     version = _text_of(page, "rule-version")
     assert version == {"en": "2025.1 (draft)", "ar": "2025.1 (مسودة)"}[lang]
     fraction = _text_of(page, "score-fraction")
@@ -128,7 +128,7 @@ def test_the_eligibility_panel_names_the_rule_version_and_explains_the_fraction(
 def test_amounts_have_two_decimals_and_their_currency(api: Callable[[str], Api],
                                                       login_as: Callable[..., FlaskClient]) -> None:
     case_id = register_and_recommend(api("reception1"), monthly_income=416)
-    page = _page(login_as("supervisor1").get(f"/cases/{case_id}").get_data(as_text=True))
+    page = _page(login_as("supervisor1").get(f"/cases/{case_id}?tab=eligibility").get_data(as_text=True))
     text = " ".join(page.text_content().split())
     amounts = re.findall(r"([\d,.]+) NIS a month", text)
     assert amounts and all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}", a) for a in amounts), amounts

@@ -234,7 +234,7 @@ def test_the_case_page_task_page_and_completion_never_read_document_content(
         {"name": f"scan{i}.png", "content_base64": base64.b64encode(png_image(40 + i, 30)).decode()}
         for i in range(5)]})
     browser = login_as("supervisor1")
-    case_page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    case_page = browser.get(f"/cases/{case_id}?tab=documents").get_data(as_text=True)
     assert "scan0.png" in case_page and "scan4.png" in case_page
     review = task_of(supervisor, case_id)
     assert "scan4.png" in browser.get(f"/tasks/{review['id']}").get_data(as_text=True)  # the documents panel

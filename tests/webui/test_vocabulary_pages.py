@@ -88,3 +88,20 @@ def test_a_new_case_date_set_by_a_task_shows_on_the_case_page(
         assert "2027-01-15" in page.split('data-testid="case-field-review_by"', 1)[1][:80]
         # The plan's end date, declared the same way, shows beside it.
         assert 'data-testid="case-field-plan_end_date"' in page
+
+
+def test_pages_name_a_stage_as_the_latest_deployment_does_from_the_next_request_on(
+        app: Flask, editable_library: Library, api: Callable[[str], Api],
+        login_as: Callable[..., FlaskClient]) -> None:
+    """Labels are kept per deployed version: a new deployment is seen at once, never an older version's words."""
+    library = editable_library
+    use_files(app, library)
+    reception = api("reception1")
+    case_id = int(reception.post("/cases", {}).get_json()["case_id"])
+    browser = login_as("reception1")
+    assert 'data-testid="case-stage">Registration<' in browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    edit(library.processes_dir / "vocabulary.yaml", 'registration: {en: "Registration"',
+         'registration: {en: "Intake registration"')
+    use_files(app, library)
+    assert 'data-testid="case-stage">Intake registration<' in browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Intake registration" in browser.get("/").get_data(as_text=True)

@@ -1,4 +1,5 @@
-"""The administrators' area under /admin (directorates, staff, partner organisations) and one's own password."""
+"""The administrators' area under /admin (directorates, staff, partner organisations, partner systems of the
+SPDCI API) and one's own password."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ _OPEN_WHILE_CHANGING = frozenset({"account.password", "auth.logout", "auth.langu
 
 
 def init_app(app: Flask) -> None:
-    from webui.admin import accounts, directorates, home, partners, password
+    from webui.admin import accounts, directorates, home, interop_clients, partners, password
 
-    for blueprint in (home.bp, directorates.bp, accounts.bp, partners.bp, password.bp):
+    for blueprint in (home.bp, directorates.bp, accounts.bp, partners.bp, interop_clients.bp, password.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request

@@ -21,6 +21,12 @@ ERRORS = {
     "directorate_code_taken": _l("This code is already used by another directorate."),
     "partner_code_format": _l("Use 2 to 16 capital Latin letters, digits or dashes, starting with a letter."),
     "partner_code_taken": _l("This code is already used by another organisation."),
+    "client_id_format": _l("Use 2 to 64 lower-case Latin letters, digits, dots, dashes or underscores, "
+                           "starting with a letter."),
+    "client_id_taken": _l("This client id is already registered."),
+    "callback_url_format": _l("Use an address that starts with https:// or http://."),
+    "callback_token_format": _l("Paste the token as one word of at most 500 characters."),
+    "public_key_invalid": _l("Paste a PEM Ed25519 or RSA public key."),
 }
 
 REFUSALS = {

@@ -55,3 +55,5 @@ def init_app(app: Flask) -> None:
     }
     for endpoint, decorate in wrap.items():
         app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
+    # Only these two views have limits here: every other request skips this limiter's per-request lookups.
+    limiter.request_filter(lambda: request.endpoint not in wrap)

@@ -1,6 +1,7 @@
 // The case page's sections as tabs: one shown at a time, the choice kept in the address (?tab=) so a
-// reload or a shared link opens the same section; arrow keys, Home and End move between tabs. Without
-// this script each tab is a link to the page with that section shown.
+// reload or a shared link opens the same section; arrow keys, Home and End move between tabs. The server
+// renders only the shown section: another one (marked data-tab-pending) is fetched from its tab's link the
+// first time it is chosen. Without this script each tab is a link to the page with that section shown.
 (function () {
   "use strict";
 
@@ -8,6 +9,34 @@
     var tabs = Array.prototype.slice.call(list.querySelectorAll("[role=tab]"));
 
     function panelOf(tab) { return document.getElementById(tab.getAttribute("aria-controls")); }
+
+    // The section from the page its tab links to; on any failure the browser simply follows the link.
+    function load(tab, panel) {
+      panel.removeAttribute("data-tab-pending");
+      panel.setAttribute("aria-busy", "true");
+      fetch(tab.href, {credentials: "same-origin", headers: {Accept: "text/html"}})
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.text();
+        })
+        .then(function (html) {
+          var fetched = new DOMParser().parseFromString(html, "text/html").getElementById(panel.id);
+          if (!fetched) { throw new Error("no section"); }
+          panel.innerHTML = fetched.innerHTML;
+          panel.removeAttribute("aria-busy");
+          keepPagerOnTab(panel, tab.getAttribute("data-tab"));
+          window.dispatchEvent(new Event("resize"));  // wide tables get their scroll box
+        })
+        .catch(function () { window.location.assign(tab.href); });
+    }
+
+    function keepPagerOnTab(panel, name) {  // page links inside the section (the history's pager) stay on it
+      panel.querySelectorAll(".pager a[href]").forEach(function (link) {
+        var target = new URL(link.href);
+        target.searchParams.set("tab", name);
+        link.href = target.toString();
+      });
+    }
 
     function select(tab, focus) {
       var name = tab.getAttribute("data-tab");
@@ -19,13 +48,8 @@
         if (panel) { panel.hidden = !on; }
       });
       var shown = panelOf(tab);
-      if (shown) {  // page links inside the section (the history's pager) stay on this section
-        shown.querySelectorAll(".pager a[href]").forEach(function (link) {
-          var target = new URL(link.href);
-          target.searchParams.set("tab", name);
-          link.href = target.toString();
-        });
-      }
+      if (shown && shown.hasAttribute("data-tab-pending")) { load(tab, shown); }
+      else if (shown) { keepPagerOnTab(shown, name); }
       if (focus) { tab.focus(); }
       var url = new URL(window.location.href);
       url.searchParams.set("tab", name);
