@@ -67,8 +67,7 @@ def default_config() -> dict[str, Any]:
 
 def _from_environment() -> dict[str, Any]:
     env: dict[str, Any] = {}
-    for key in ("DATABASE_URL", "SECRET_KEY", "MINISTRY_BACKEND", "MINISTRY_DATA_DIR", "MINISTRY_INTERIOR_URL",
-                "MINISTRY_EDUCATION_URL", "MINISTRY_HEALTH_URL", "DOCUMENT_STORAGE",
+    for key in ("DATABASE_URL", "SECRET_KEY", "DOCUMENT_STORAGE",
                 "DOCUMENT_STORAGE_DIR", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
                 "S3_REGION", "S3_PREFIX", "RATELIMIT_STORAGE_URI", "LOGIN_LIMIT_PER_ADDRESS",
                 "LOGIN_LIMIT_PER_ACCOUNT", "NOTIFY_SENDER", "SMS_GATEWAY_URL", "SMS_GATEWAY_TOKEN", "SMTP_HOST",
@@ -76,6 +75,9 @@ def _from_environment() -> dict[str, Any]:
                 "INTEROP_RATE_LIMIT", "INTEROP_SIGNING_KEY_FILE"):
         if os.environ.get(key):
             env[key] = os.environ[key]
+    # The ministries' exchange: backends per ministry, URLs, credentials, timeouts (registry/ministries/config.py
+    # names each key and converts numbers itself).
+    env.update({key: value for key, value in os.environ.items() if key.startswith("MINISTRY_") and value})
     for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS", "TRUSTED_PROXIES", "SMTP_PORT",
                 "NOTIFY_MAX_ATTEMPTS", "NOTIFY_BACKOFF_SECONDS"):
         if os.environ.get(key):

@@ -85,6 +85,7 @@ def test_staff_read_the_reason_and_the_household_gets_a_letter_with_how_to_ask_f
     log_in(page, "supervisor1", lang)
 
     page.goto(f"/cases/{case_id}")
+    page.locator("#tab-eligibility").click()  # fetched when chosen
     panel = page.get_by_test_id("panel-eligibility")
     latest = panel.get_by_test_id("score-latest")
     expect(latest.get_by_test_id("reason")).to_have_text(text["reason"])

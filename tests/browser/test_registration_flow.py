@@ -132,6 +132,7 @@ def test_a_registration_goes_from_reception_to_the_case_manager(page: Page, lang
     expect(page.get_by_test_id("case-stage")).to_have_text(text["stage_assessment"])
     expect(page.get_by_test_id("case-status")).to_have_text(text["status_open"])
     expect(page.get_by_test_id("case-manager")).to_contain_text(STAFF[lang]["casemanager1"])
+    page.locator("#tab-history").click()  # sections other than the household's are fetched when chosen
     history = page.get_by_test_id("history")
     expect(history.locator("h3")).to_have_text(text["history"])
     for event in text["events"]:

@@ -443,6 +443,17 @@ def test_each_ministry_may_have_its_own_backend() -> None:
                                 "MINISTRY_CRVS_URL": "http://x", "MINISTRY_CRVS_TOKEN": "t"})[0].name == CRVS
 
 
+def test_a_server_takes_the_crvs_backend_from_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import create_app
+
+    for key, value in {"MINISTRY_INTERIOR_BACKEND": "spdci-crvs", "MINISTRY_CRVS_URL": "http://crvs.example",
+                       "MINISTRY_CRVS_TOKEN": "t", "MINISTRY_HEALTH_BACKEND": "none",
+                       "MINISTRY_EDUCATION_BACKEND": "none"}.items():
+        monkeypatch.setenv(key, value)
+    app = create_app({"DATABASE_URL": "sqlite://"})
+    assert [s.name for s in sources_from_config(app.config)] == [CRVS]
+
+
 # --- the registration flow ---------------------------------------------------------------------------
 
 def _start(browser: FlaskClient, national_id: str) -> str:
