@@ -287,7 +287,7 @@ def test_a_whole_case_with_every_request_on_the_other_server(servers: Servers) -
     attach_url = task_link(two.page("/"), case_id)
     proof = pdf_document("proof of income, two servers")
     _complete(two, attach_url, {}, files={"documents": ("income.pdf", proof, "application/pdf")})
-    case_page = two.page(f"/cases/{case_id}")
+    case_page = two.page(f"/cases/{case_id}?tab=documents")
     link = re.search(r'href="(/documents/\d+)"><bdi>income.pdf</bdi><', case_page)
     assert link, "the case lists the uploaded document"
     downloaded = two.get(link.group(1))
