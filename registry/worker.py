@@ -8,6 +8,7 @@ timer's path wrote and the audit event commit together, so each timer fires exac
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from engine.deployments import current_library
 from engine.library import Library
 from engine.models import Timer, TimerState
 from registry.audit import record_event
+from registry.eligibility import RuleFileInvalid
 from registry.household_waits import sweep_household_waits
 from registry.households import rank_waiting_lists
 from registry.interop import delivery as interop_delivery
@@ -29,6 +31,8 @@ from registry.notifications import NotifySettings, deliver_due
 from registry.operations import local_date
 from registry.process_catalogue import PROCESSES
 from registry.vocabulary import case_fields_set, version_vocabulary
+
+log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], Session]
 
@@ -182,6 +186,10 @@ def _rank_waiting_lists(session_factory: SessionFactory, *, now: dt.datetime, li
     try:
         rules_dir = current_library(session, library, PROCESSES[0]).rules_dir
         return rank_waiting_lists(session, rules_dir=str(rules_dir), today=local_date(now))
+    except RuleFileInvalid as error:
+        # Timers and messages go on without the ranking; the waiting list's page ranks what is missing itself.
+        log.warning("waiting lists not ranked: %s", error)
+        return 0
     finally:
         session.close()
 
