@@ -206,21 +206,33 @@ def summarize(criteria: Any) -> str:
            f"{str(criteria.get('query', criteria.get('filter')))[:300]}"
 
 
+def _admitted(item: dict[str, Any], *, now: dt.datetime, answers: list[dict[str, Any]],
+              references: list[str]) -> str | None:
+    """A batch item's reference when it may be answered (a valid reference and timestamp); else None, and its
+    rejection joins ``answers``."""
+    reference = _reference(item)
+    if reference is None:
+        answers.append(_rejected(str(item.get("reference_id", ""))[:_MAX_ID], "rjct.reference_id.invalid",
+                                 "reference_id is missing or invalid", now))
+        return None
+    references.append(reference)
+    if parse_timestamp(item.get("timestamp")) is None:
+        answers.append(_rejected(reference, "rjct.timestamp.invalid", _TIMESTAMP, now))
+        return None
+    return reference
+
+
 def search(session: Session, *, client: InteropClient, message: dict[str, Any], now: dt.datetime,
            settings: Settings, correlation_id: str, callback_url: str | None = None) -> _Outcome:
     transaction_id = _transaction_id(message)
-    answers, references, summaries = [], [], []
+    answers: list[dict[str, Any]] = []
+    references: list[str] = []
+    summaries: list[str] = []
     for item in _batch(message, "search_request"):
-        reference = _reference(item)
         criteria = item.get("search_criteria")
         summaries.append(summarize(criteria))
+        reference = _admitted(item, now=now, answers=answers, references=references)
         if reference is None:
-            answers.append(_rejected(str(item.get("reference_id", ""))[:_MAX_ID], "rjct.reference_id.invalid",
-                                     "reference_id is missing or invalid", now))
-            continue
-        references.append(reference)
-        if parse_timestamp(item.get("timestamp")) is None:
-            answers.append(_rejected(reference, "rjct.timestamp.invalid", _TIMESTAMP, now))
             continue
         try:
             answers.append(_search_one(session, client=client, reference=reference, criteria=criteria,
@@ -257,18 +269,14 @@ def subscribe(session: Session, *, client: InteropClient, message: dict[str, Any
               settings: Settings, correlation_id: str, callback_url: str | None = None) -> _Outcome:
     transaction_id = _transaction_id(message)
     assert callback_url is not None, "subscribing is async: the callback URL is known"
-    answers, references, summaries = [], [], []
+    answers: list[dict[str, Any]] = []
+    references: list[str] = []
+    summaries: list[str] = []
     for item in _batch(message, "subscribe_request"):
-        reference = _reference(item)
         criteria = item.get("subscribe_criteria")
         summaries.append(summarize(criteria))
+        reference = _admitted(item, now=now, answers=answers, references=references)
         if reference is None:
-            answers.append(_rejected(str(item.get("reference_id", ""))[:_MAX_ID], "rjct.reference_id.invalid",
-                                     "reference_id is missing or invalid", now))
-            continue
-        references.append(reference)
-        if parse_timestamp(item.get("timestamp")) is None:
-            answers.append(_rejected(reference, "rjct.timestamp.invalid", _TIMESTAMP, now))
             continue
         answers.append(_subscribe_one(session, client=client, reference=reference, criteria=criteria,
                                       locale=_locale(item), now=now, callback_url=callback_url))
