@@ -87,7 +87,9 @@ def test_tabs_notes_and_documents_on_the_case_page(page: Page, lang: str, size: 
     page.locator("#tab-documents").click()
     image = page.get_by_test_id("section-documents").locator("img.document-thumb")
     expect(image).to_be_visible()
-    assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) == 60
+    # The section arrives by fetch, so its image may still be loading: wait for it, then check it decoded.
+    page.wait_for_function("(img) => img.complete", arg=image.element_handle())
+    assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) == 60
     pdf = page.get_by_test_id("section-documents").locator("details.preview")
     pdf.locator("summary").click()
     expect(pdf.locator("iframe")).to_be_visible()
